@@ -1,0 +1,555 @@
+"""Tsinghua-Tencent 100K (TT100K): read the real annotation layout, and write any dataset in it.
+
+Zhu, Liang, Zhang, Huang, Li and Hu, "Traffic-Sign Detection and Classification in the
+Wild", CVPR 2016, published TT100K; the Mask-CornerNet paper (Yang, Fan and Guo, 2020)
+trains and tests on it with 42 classes. The layout (REFERENCE.md section 8)::
+
+    root/annotations.json     {"types": [...], "imgs": {"<id>": {"path": "train/<id>.jpg",
+                                 "id": <id>, "objects": [{"category", "bbox", ...}]}}}
+    root/train/ids.txt        one image id per line
+    root/train/<id>.jpg       the images (2048 x 2048 in the real set)
+    root/test/..., root/other/...
+
+An object carries a box ``{"xmin", "ymin", "xmax", "ymax"}`` and optionally a
+``"polygon"`` (list of points), an ``"ellipse"`` (OpenCV's rotated-rectangle form
+``[[cx, cy], [w, h], angle_deg]``) and ``"ellipse_org"`` (the points the annotator clicked
+on the ellipse). The instance mask is box AND polygon AND ellipse, each where present.
+
+Coordinates are continuous image coordinates: pixel (row i, column j) covers
+[j, j+1) x [i, i+1), so its centre is (j + 0.5, i + 0.5). The box mask keeps the pixels
+whose centre lies in the box (a box always keeps at least the pixel holding its centre).
+Polygons and ellipses are rasterised with OpenCV, whose filling rule counts a pixel when
+its centre lies inside or within half a pixel of the outline; AND-ing with the box keeps
+the mask inside the box.
+
+``write_tt100k`` writes any dataset (synthetic, COCO, TT100K itself) in this layout, with
+each mask's outline as the polygon, so the synthetic set is a drop-in stand-in for the
+real one: ``TT100K(root)`` reads back the same boxes and (up to the polygon
+rasterisation) the same masks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from mcn.classes import resolve_classes
+
+ANNOTATION_FILE = "annotations.json"
+IDS_FILE = "ids.txt"
+_SUBPIXEL_BITS = 4  # OpenCV draws with 1/16-pixel precision when given fixed-point points
+
+
+@dataclass
+class _Object:
+    """One parsed annotation: a validated box plus its optional outlines."""
+
+    category: str
+    box: tuple[float, float, float, float]  # xmin, ymin, xmax, ymax (unclipped)
+    polygon: np.ndarray | None  # (P, 2) float, continuous coordinates
+    ellipse: tuple | None  # ((cx, cy), (w, h), angle_deg)
+
+
+# --------------------------------------------------------------------------------------
+# Reading annotations.json and ids.txt
+# --------------------------------------------------------------------------------------
+
+
+def read_ids(path: str | os.PathLike) -> list[str]:
+    """The image ids in a TT100K ``ids.txt``: one per line, blank lines ignored."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"split file {path} not found (TT100K keeps one id per line "
+                                f"in <root>/<split>/{IDS_FILE})")
+    ids = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    ids = [i for i in ids if i]
+    duplicates = sorted(i for i, n in Counter(ids).items() if n > 1)
+    if duplicates:
+        raise ValueError(f"{path} lists these ids more than once: {', '.join(duplicates[:10])}")
+    return ids
+
+
+def read_annotations(path: str | os.PathLike) -> dict:
+    """Load a TT100K ``annotations.json`` and check its top-level structure."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"annotation file {path} not found")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("imgs"), dict):
+        raise ValueError(f"{path}: expected a JSON object with an \"imgs\" mapping "
+                         f"(id -> image record), as in TT100K's annotations.json")
+    if not isinstance(data.get("types", []), list):
+        raise ValueError(f"{path}: \"types\" must be a list of category names")
+    return data
+
+
+def _numbers(value: Any, count: int | None, where: str, field: str) -> list[float]:
+    """``value`` as a list of finite floats (of length ``count`` if given), or ValueError."""
+    if not isinstance(value, (list, tuple)) or (count is not None and len(value) != count):
+        size = f"{count} numbers" if count is not None else "a list of numbers"
+        raise ValueError(f"{where}: \"{field}\" should be {size}, got {value!r}")
+    try:
+        numbers = [float(v) for v in value]
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: \"{field}\" holds a non-number: {value!r}") from None
+    if not all(math.isfinite(v) for v in numbers):
+        raise ValueError(f"{where}: \"{field}\" holds NaN or infinity: {value!r}")
+    return numbers
+
+
+def _parse_box(obj: dict, where: str) -> tuple[float, float, float, float]:
+    bbox = obj.get("bbox")
+    if not isinstance(bbox, dict):
+        raise ValueError(f"{where}: object has no \"bbox\" (expected "
+                         f"{{\"xmin\", \"ymin\", \"xmax\", \"ymax\"}})")
+    missing = [k for k in ("xmin", "ymin", "xmax", "ymax") if k not in bbox]
+    if missing:
+        raise ValueError(f"{where}: \"bbox\" lacks {', '.join(missing)}")
+    x1, y1, x2, y2 = _numbers([bbox[k] for k in ("xmin", "ymin", "xmax", "ymax")], 4,
+                              where, "bbox")
+    if x2 < x1 or y2 < y1:
+        raise ValueError(f"{where}: \"bbox\" has xmax < xmin or ymax < ymin: {bbox}")
+    return x1, y1, x2, y2
+
+
+def _parse_points(value: Any, where: str, field: str) -> np.ndarray:
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{where}: \"{field}\" should be a list of [x, y] points")
+    points = [_numbers(p, 2, where, field) for p in value]
+    return np.asarray(points, dtype=np.float64).reshape(-1, 2)
+
+
+def _parse_ellipse(obj: dict, where: str, problems: list[str]) -> tuple | None:
+    """The rotated rectangle of the object's ellipse, from "ellipse" or "ellipse_org"."""
+    if "ellipse" in obj:
+        value = obj["ellipse"]
+        if not isinstance(value, (list, tuple)) or len(value) != 3:
+            raise ValueError(f"{where}: \"ellipse\" should be [[cx, cy], [w, h], angle], "
+                             f"got {value!r}")
+        (cx, cy), (w, h) = (_numbers(value[0], 2, where, "ellipse"),
+                            _numbers(value[1], 2, where, "ellipse"))
+        angle = _numbers([value[2]], 1, where, "ellipse")[0]
+        if w <= 0 or h <= 0:
+            problems.append(f"{where}: ellipse with zero size ignored")
+            return None
+        return (cx, cy), (w, h), angle
+    if "ellipse_org" in obj:
+        points = _parse_points(obj["ellipse_org"], where, "ellipse_org")
+        if len(points) < 5:  # cv2.fitEllipse needs five points
+            problems.append(f"{where}: \"ellipse_org\" has fewer than 5 points, ignored")
+            return None
+        (cx, cy), (w, h), angle = cv2.fitEllipse(points.astype(np.float32))
+        return (cx, cy), (w, h), angle
+    return None
+
+
+def _parse_object(obj: Any, where: str, problems: list[str]) -> _Object:
+    if not isinstance(obj, dict):
+        raise ValueError(f"{where}: an object should be a JSON object, got {obj!r}")
+    if not isinstance(obj.get("category"), str):
+        raise ValueError(f"{where}: object has no \"category\" string")
+    box = _parse_box(obj, where)
+    polygon = None
+    if "polygon" in obj:
+        polygon = _parse_points(obj["polygon"], where, "polygon")
+        if len(polygon) < 3:
+            problems.append(f"{where}: polygon with fewer than 3 points ignored")
+            polygon = None
+    ellipse = _parse_ellipse(obj, where, problems)
+    return _Object(obj["category"], box, polygon, ellipse)
+
+
+def _image_id(key: str) -> int | str:
+    """TT100K ids are numbers; keep them as int (as the "id" field does), else as str."""
+    return int(key) if key.isdigit() else key
+
+
+# --------------------------------------------------------------------------------------
+# Rasterising one object
+# --------------------------------------------------------------------------------------
+
+
+def _pixel_range(lo: float, hi: float, size: int) -> tuple[int, int]:
+    """The pixels [first, stop) whose centre (k + 0.5) lies in [lo, hi), within [0, size)."""
+    first, stop = math.ceil(lo - 0.5), math.ceil(hi - 0.5)
+    if stop <= first:  # thinner than a pixel: keep the pixel holding the centre
+        first = math.floor((lo + hi) / 2)
+        stop = first + 1
+    return max(first, 0), min(stop, size)
+
+
+def _to_fixed_point(points: np.ndarray) -> np.ndarray:
+    return np.round(points * (1 << _SUBPIXEL_BITS)).astype(np.int32)
+
+
+def object_mask(box: Sequence[float], polygon: np.ndarray | None, ellipse: tuple | None,
+                height: int, width: int) -> np.ndarray:
+    """The instance mask, box AND polygon AND ellipse, as a bool array (height, width).
+
+    ``box`` is (x1, y1, x2, y2), ``polygon`` (P, 2) points and ``ellipse``
+    ((cx, cy), (w, h), angle_deg), all in continuous image coordinates. The shapes are
+    drawn on a canvas covering only the box, so the cost does not grow with the image.
+    """
+    mask = np.zeros((height, width), dtype=bool)
+    c0, c1 = _pixel_range(box[0], box[2], width)
+    r0, r1 = _pixel_range(box[1], box[3], height)
+    if c1 <= c0 or r1 <= r0:
+        return mask  # the box lies outside the image
+    inside = np.ones((r1 - r0, c1 - c0), dtype=bool)
+    # OpenCV's integer coordinates are pixel centres: continuous x maps to x - 0.5.
+    origin = np.array([c0 + 0.5, r0 + 0.5])
+    if polygon is not None:
+        canvas = np.zeros(inside.shape, dtype=np.uint8)
+        cv2.fillPoly(canvas, [_to_fixed_point(polygon - origin)], 1, cv2.LINE_8,
+                     _SUBPIXEL_BITS)
+        inside &= canvas.astype(bool)
+    if ellipse is not None:
+        (cx, cy), (w, h), angle = ellipse
+        canvas = np.zeros(inside.shape, dtype=np.uint8)
+        centre = (float(cx - origin[0]), float(cy - origin[1]))
+        cv2.ellipse(canvas, (centre, (float(w), float(h)), float(angle)), 1, -1)
+        inside &= canvas.astype(bool)
+    mask[r0:r1, c0:c1] = inside
+    return mask
+
+
+def load_image(path: str | os.PathLike, image_id: Any = None) -> torch.Tensor:
+    """Read an image file as an RGB uint8 tensor (3, H, W); errors name the file and id."""
+    path = Path(path)
+    label = f" (image id {image_id})" if image_id is not None else ""
+    if not path.is_file():
+        raise FileNotFoundError(f"image file {path}{label} not found")
+    # imdecode of the raw bytes also works for non-ASCII paths, unlike cv2.imread.
+    data = np.fromfile(str(path), dtype=np.uint8)
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if bgr is None:
+        raise ValueError(f"image file {path}{label} could not be decoded (corrupt or not an "
+                         f"image)")
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))
+
+
+def save_image(path: str | os.PathLike, image: torch.Tensor, jpeg_quality: int = 95) -> Path:
+    """Write an RGB uint8 image (3, H, W); the suffix (.jpg, .png) picks the codec."""
+    path = Path(path)
+    if image.dtype != torch.uint8 or image.dim() != 3 or image.shape[0] != 3:
+        raise TypeError(f"{path}: expected a uint8 RGB image (3, H, W), got {image.dtype} "
+                        f"{tuple(image.shape)} (write the dataset before normalisation)")
+    bgr = cv2.cvtColor(np.ascontiguousarray(image.cpu().permute(1, 2, 0).numpy()),
+                       cv2.COLOR_RGB2BGR)
+    is_jpeg = path.suffix.lower() in (".jpg", ".jpeg")
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if is_jpeg else []
+    ok, data = cv2.imencode(path.suffix, bgr, params)
+    if not ok:
+        raise ValueError(f"OpenCV could not encode {path} (suffix {path.suffix!r})")
+    data.tofile(str(path))  # tofile, like fromfile in load_image, copes with any path
+    return path
+
+
+# --------------------------------------------------------------------------------------
+# The dataset
+# --------------------------------------------------------------------------------------
+
+
+class TT100K(Dataset):
+    """One split of TT100K (or of anything written by ``write_tt100k``) as a dataset.
+
+    Items are ``(image, target)``: image uint8 (3, H, W) RGB; target with "boxes"
+    float32 (N, 4) xyxy clipped to the image, "labels" int64 (N,) indices into
+    ``self.classes``, "masks" bool (N, H, W), "ignore_boxes" float32 (M, 4) (objects of
+    a type outside the class list, kept so a loss or evaluation may ignore them) and
+    "image_id" (the TT100K id, an int for TT100K's numeric ids).
+
+    Args:
+        root: the folder holding ``annotations.json`` and one folder per split.
+        split: "train", "test", "other" or any folder with an ``ids.txt``.
+        classes: "type42", "type45" or an explicit list of category names.
+        keep_empty: keep images without any object of the class list (negatives).
+        skip_missing: when an id in ids.txt has no record in annotations.json or its
+            image file is missing, drop it with a counted warning instead of raising.
+        annotation_file: the annotation file's name inside ``root`` (the 2021 release
+            calls it "annotations_all.json").
+
+    Raises at construction (naming the file and the id): FileNotFoundError for a missing
+    root, annotation file or ids.txt (and, unless ``skip_missing``, image file);
+    ValueError for malformed JSON, an id absent from the annotations (unless
+    ``skip_missing``) or a malformed object (no category, no bbox, bad numbers).
+    Problems a user would want to go past (a polygon with fewer than 3 points, an
+    ellipse of size 0) are counted in ``self.problems`` and reported by one warning.
+    """
+
+    def __init__(self, root: str | os.PathLike, split: str = "train",
+                 classes: str | Sequence[str] = "type42", keep_empty: bool = True,
+                 skip_missing: bool = False, annotation_file: str = ANNOTATION_FILE):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"TT100K root folder {self.root} not found")
+        self.split = split
+        self.classes = resolve_classes(classes)
+        self.annotation_path = self.root / annotation_file
+        self.ids_path = self.root / split / IDS_FILE
+        annotations = read_annotations(self.annotation_path)
+        ids = read_ids(self.ids_path)
+        self.types: list[str] = list(annotations.get("types", []))
+        self.problems: list[str] = []
+        self._label = {name: i for i, name in enumerate(self.classes)}
+        self._records: dict[str, dict] = {}
+        self._objects: dict[str, list[_Object]] = {}
+        self.ids: list[str] = []
+        for key in ids:
+            record = self._check_record(annotations["imgs"], key, skip_missing)
+            if record is None:
+                continue
+            objects = self._parse_objects(record, key)
+            if not keep_empty and not any(o.category in self._label for o in objects):
+                continue
+            self.ids.append(key)
+            self._records[key] = record
+            self._objects[key] = objects
+        if self.problems:
+            warnings.warn(f"{self.annotation_path} ({split}): {len(self.problems)} problem(s) "
+                          f"worked around, e.g. {self.problems[0]}; see the dataset's "
+                          f".problems for all", stacklevel=2)
+
+    def _check_record(self, imgs: dict, key: str, skip_missing: bool) -> dict | None:
+        """The image record of ``key`` after checking that it and its image file exist."""
+        record = imgs.get(key)
+        if record is None:
+            message = (f"id {key} is listed in {self.ids_path} but absent from "
+                       f"{self.annotation_path}")
+        elif not isinstance(record, dict) or not isinstance(record.get("path"), str):
+            raise ValueError(f"{self.annotation_path}: image record {key} has no \"path\"")
+        elif not (self.root / record["path"]).is_file():
+            message = f"image file {self.root / record['path']} (id {key}) not found"
+        else:
+            return record
+        if not skip_missing:
+            raise (ValueError if record is None else FileNotFoundError)(
+                message + "; pass skip_missing=True to leave such images out")
+        self.problems.append(message + "; skipped")
+        return None
+
+    def _parse_objects(self, record: dict, key: str) -> list[_Object]:
+        objects = record.get("objects", [])
+        if not isinstance(objects, list):
+            raise ValueError(f"{self.annotation_path}: \"objects\" of image {key} is not a list")
+        return [_parse_object(obj, f"{self.annotation_path}, image {key}, object {i}",
+                              self.problems) for i, obj in enumerate(objects)]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def image_path(self, index: int) -> Path:
+        """The image file of item ``index``."""
+        return self.root / self._records[self.ids[index]]["path"]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, Any]]:
+        key = self.ids[index]
+        image = load_image(self.image_path(index), image_id=key)
+        height, width = image.shape[1:]
+        boxes, labels, masks, ignore = [], [], [], []
+        for i, obj in enumerate(self._objects[key]):
+            box = _clip_box(obj.box, width, height)
+            if box[2] <= box[0] or box[3] <= box[1]:
+                warnings.warn(f"{self.annotation_path}, image {key}, object {i}: box "
+                              f"{obj.box} lies outside the {width}x{height} image; left out")
+                continue
+            if obj.category not in self._label:
+                ignore.append(box)
+                continue
+            mask = object_mask(box, obj.polygon, obj.ellipse, height, width)
+            if not mask.any():
+                warnings.warn(f"{self.annotation_path}, image {key}, object {i}: box, polygon "
+                              f"and ellipse do not overlap; using the box as the mask")
+                mask = object_mask(box, None, None, height, width)
+            boxes.append(box)
+            labels.append(self._label[obj.category])
+            masks.append(mask)
+        target = {
+            "boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+            "labels": torch.tensor(labels, dtype=torch.int64),
+            "masks": (torch.from_numpy(np.stack(masks)) if masks
+                      else torch.zeros((0, height, width), dtype=torch.bool)),
+            "ignore_boxes": torch.tensor(ignore, dtype=torch.float32).reshape(-1, 4),
+            "image_id": _image_id(key),
+        }
+        return image, target
+
+    def tt100k_json(self) -> dict:
+        """This split's annotations in TT100K form (as read, boxes not clipped).
+
+        Suitable as the ground truth of ``mcn.evaluate.tt100k_eval`` and for
+        ``mcn.data.stats`` without decoding any image.
+        """
+        return {"types": list(self.types), "imgs": {k: self._records[k] for k in self.ids}}
+
+    def __repr__(self) -> str:
+        return (f"TT100K(root={str(self.root)!r}, split={self.split!r}, "
+                f"classes={len(self.classes)} names, images={len(self)})")
+
+
+def _clip_box(box: Sequence[float], width: int, height: int) -> list[float]:
+    x1, y1, x2, y2 = box
+    return [min(max(x1, 0.0), width), min(max(y1, 0.0), height),
+            min(max(x2, 0.0), width), min(max(y2, 0.0), height)]
+
+
+# --------------------------------------------------------------------------------------
+# Writing any dataset in the TT100K layout
+# --------------------------------------------------------------------------------------
+
+
+def mask_polygon(mask: np.ndarray | torch.Tensor) -> list[list[float]] | None:
+    """The outline of a mask's largest piece as a polygon in continuous coordinates.
+
+    The points are the centres of the outline pixels (OpenCV's ``findContours``, with
+    straight runs compressed). None when the mask is empty or thinner than 3 points.
+    """
+    mask = np.asarray(mask, dtype=np.uint8)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    largest = max(contours, key=lambda c: (cv2.contourArea(c), len(c)))
+    points = largest.reshape(-1, 2).astype(np.float64) + 0.5  # pixel index -> centre
+    if len(points) < 3:
+        return None
+    return points.tolist()
+
+
+def target_objects(target: dict[str, Any], classes: Sequence[str],
+                   polygons: bool = True) -> list[dict]:
+    """The objects of a dataset target in TT100K form (category, bbox, polygon)."""
+    boxes = torch.as_tensor(target["boxes"]).reshape(-1, 4).tolist()
+    labels = torch.as_tensor(target["labels"]).reshape(-1).tolist()
+    masks = target.get("masks") if polygons else None
+    objects = []
+    for i, (box, label) in enumerate(zip(boxes, labels)):
+        if not 0 <= label < len(classes):
+            raise ValueError(f"label {label} of image {target.get('image_id')} is outside the "
+                             f"{len(classes)} classes")
+        obj = {"category": classes[label],
+               "bbox": dict(zip(("xmin", "ymin", "xmax", "ymax"), map(float, box)))}
+        if masks is not None:
+            polygon = mask_polygon(masks[i].cpu().numpy())
+            if polygon is not None:
+                obj["polygon"] = polygon
+        objects.append(obj)
+    return objects
+
+
+def to_tt100k_json(dataset: Any, classes: str | Sequence[str] | None = None,
+                   polygons: bool = False, split: str = "") -> dict:
+    """Any dataset's ground truth in TT100K JSON form, e.g. for ``tt100k_eval``.
+
+    Iterates the dataset (so its images are produced or decoded). ``classes`` defaults
+    to ``dataset.classes``; ``split`` only prefixes the recorded image paths.
+    """
+    names = _dataset_classes(dataset, classes)
+    imgs = {}
+    for index in range(len(dataset)):
+        _, target = dataset[index]
+        key = str(target.get("image_id", index))
+        imgs[key] = {"path": f"{split}/{key}.jpg" if split else f"{key}.jpg",
+                     "id": _image_id(key), "objects": target_objects(target, names, polygons)}
+    return {"types": list(names), "imgs": imgs}
+
+
+def _dataset_classes(dataset: Any, classes: str | Sequence[str] | None) -> tuple[str, ...]:
+    if classes is not None:
+        return resolve_classes(classes)
+    if hasattr(dataset, "classes"):
+        return resolve_classes(dataset.classes)
+    raise ValueError("the dataset has no .classes attribute; pass classes= (a catalogue name "
+                     "or a list of category names)")
+
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def write_tt100k(dataset: Any, out_dir: str | os.PathLike, split: str = "train",
+                 classes: str | Sequence[str] | None = None, overwrite: bool = False,
+                 renumber: bool = False, jpeg_quality: int = 95,
+                 progress: bool = False) -> Path:
+    """Write ``dataset`` as split ``split`` of a TT100K-layout folder; returns ``out_dir``.
+
+    Writes ``out_dir/<split>/<id>.jpg`` and ``out_dir/<split>/ids.txt`` and adds the
+    split's records (category, bbox, polygon from the mask outline) to
+    ``out_dir/annotations.json``, keeping the records of the other splits. The image
+    ids are the dataset's ``image_id``; with ``renumber=True`` they are new numbers
+    following the largest id already in annotations.json (use this when writing a
+    second split of a dataset whose ids restart at 0).
+
+    Raises FileExistsError if the split already exists (its ids.txt is there) unless
+    ``overwrite=True``, which first removes that split's records; ValueError when an id
+    is repeated, already belongs to another split, or is not usable as a file name.
+    """
+    if not _SAFE_ID.match(split):
+        raise ValueError(f"split name {split!r} should be a plain folder name")
+    names = _dataset_classes(dataset, classes)
+    out_dir = Path(out_dir)
+    annotation_path, ids_path = out_dir / ANNOTATION_FILE, out_dir / split / IDS_FILE
+    annotations = (read_annotations(annotation_path) if annotation_path.exists()
+                   else {"types": [], "imgs": {}})
+    if ids_path.exists():
+        if not overwrite:
+            raise FileExistsError(f"split {split!r} already exists ({ids_path}); pass "
+                                  f"overwrite=True to replace it")
+        for key in read_ids(ids_path):
+            annotations["imgs"].pop(key, None)
+    (out_dir / split).mkdir(parents=True, exist_ok=True)
+    next_id = 1 + max((int(k) for k in annotations["imgs"] if k.isdigit()), default=-1)
+
+    ids: list[str] = []
+    for index in _progress(range(len(dataset)), progress, f"writing {split}"):
+        image, target = dataset[index]
+        key = str(next_id + index) if renumber else str(target.get("image_id", index))
+        _check_new_id(key, annotations["imgs"], set(ids), split)
+        save_image(out_dir / split / f"{key}.jpg", image, jpeg_quality)
+        annotations["imgs"][key] = {"path": f"{split}/{key}.jpg", "id": _image_id(key),
+                                    "objects": target_objects(target, names)}
+        ids.append(key)
+
+    annotations["types"] = list(annotations.get("types", [])) + [
+        n for n in names if n not in annotations.get("types", [])]
+    _write_text(annotation_path, json.dumps(annotations))
+    _write_text(ids_path, "".join(f"{k}\n" for k in ids))
+    return out_dir
+
+
+def _check_new_id(key: str, imgs: dict, written: set[str], split: str) -> None:
+    if not _SAFE_ID.match(key):
+        raise ValueError(f"image id {key!r} cannot be used as a file name; pass renumber=True")
+    if key in written:
+        raise ValueError(f"image id {key} occurs twice in the dataset; pass renumber=True")
+    if key in imgs:
+        raise ValueError(f"image id {key} of split {split!r} already belongs to "
+                         f"{imgs[key].get('path')} in annotations.json; pass renumber=True")
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write through a temporary file so an interrupted run never leaves half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _progress(items: Any, enabled: bool, description: str) -> Any:
+    if not enabled:
+        return items
+    from tqdm.auto import tqdm
+    return tqdm(items, desc=description)
