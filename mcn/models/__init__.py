@@ -1,0 +1,25 @@
+"""The detector and its configuration.
+
+``build_model(variant, num_classes=42, preset="paper")`` builds one of the paper's five
+ablation variants; ``ModelConfig`` and the ``paper``/``tiny`` presets say how big;
+``model_size_table()`` lists parameters and megabytes of every variant and preset.
+"""
+
+from mcn.models.config import PAPER, PRESETS, TINY, VARIANTS, ModelConfig, Variant, get_preset, get_variant
+from mcn.models.mask_cornernet import MaskCornerNet, build_model
+from mcn.models.size import model_params, model_size_table
+
+__all__ = [
+    "PAPER",
+    "PRESETS",
+    "TINY",
+    "VARIANTS",
+    "MaskCornerNet",
+    "ModelConfig",
+    "Variant",
+    "build_model",
+    "get_preset",
+    "get_variant",
+    "model_params",
+    "model_size_table",
+]

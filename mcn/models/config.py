@@ -1,0 +1,141 @@
+"""Model configuration: one dataclass of sizes, two named presets, and the variant table.
+
+``ModelConfig`` holds the architecture's numbers at full width (the paper's values,
+Yang, Fan and Guo 2020; CornerNet-Squeeze, Law et al. 2019) and a ``width`` multiplier
+that scales every channel count; ``scale(c)`` gives the channels actually built.
+
+Presets:
+
+* ``paper``: 512x512 input, full width, what the paper trains on a GPU.
+* ``tiny``: 256x256 input, width 1/16, for a 2-core CPU (see ``TINY`` for why).
+
+The five variants of the paper's ablation (Table 1) are three switches on the same
+network: ``fusion`` (stack-1 + stack-2 features feed the final heads), ``sge_fire``
+(every fire module gets SGE) and ``mask`` (the mask module after each hourglass).
+``VARIANTS`` is the only place where a name turns into a thing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from mcn.nn.stem import STEM_STRIDE
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Sizes of a Mask-CornerNet; channel counts are at width 1 (see ``scale``)."""
+
+    input_size: int = 512  # default square input side (multiple of ``input_multiple``)
+    width: float = 1.0  # multiplier on every channel count below
+    stem_channels: int = 128  # the 7x7 stem convolution (the stem ends at dims[0])
+    dims: tuple[int, ...] = (256, 256, 384, 384, 512)  # hourglass channels per level
+    modules: tuple[int, ...] = (2, 2, 2, 2, 4)  # fire modules per level and branch
+    stacks: int = 2  # stacked hourglasses, each supervised in training
+    feature_channels: int = 256  # the 3x3 conv after each hourglass; heads read these
+    pool_channels: int = 128  # the two pooled branches inside each corner pool module
+    head_channels: int = 256  # hidden 1x1 conv of every head
+    sge_groups: int = 32  # SGE groups in the SGE-fire (paper: 32 or 64)
+    mask_channels: int = 64  # mask module width (EMANet squeezes 4x too)
+    mask_groups: int = 32  # channel groups the mask gate multiplies
+    ema_bases: int = 64  # K, EM attention bases
+    ema_iters: int = 3  # T, EM iterations
+    ema_momentum: float = 0.9  # moving average of the EM bases
+    channel_multiple: int = 8  # scaled channel counts are rounded to a multiple of this
+
+    def __post_init__(self) -> None:
+        # Accept lists too (a config read back from JSON); store tuples so configs compare and hash.
+        object.__setattr__(self, "dims", tuple(int(d) for d in self.dims))
+        object.__setattr__(self, "modules", tuple(int(m) for m in self.modules))
+        if len(self.dims) < 2 or len(self.dims) != len(self.modules):
+            raise ValueError(
+                f"ModelConfig: dims and modules need the same length >= 2, got dims={self.dims}, "
+                f"modules={self.modules}"
+            )
+        if self.width <= 0:
+            raise ValueError(f"ModelConfig: width must be > 0, got {self.width}")
+        if self.stacks < 1:
+            raise ValueError(f"ModelConfig: stacks must be >= 1, got {self.stacks}")
+        if self.input_size <= 0 or self.input_size % self.input_multiple != 0:
+            raise ValueError(
+                f"ModelConfig: input_size={self.input_size} must be a positive multiple of "
+                f"{self.input_multiple} (stem stride {STEM_STRIDE} x 2^{len(self.dims) - 1} hourglass halvings)"
+            )
+
+    @property
+    def input_multiple(self) -> int:
+        """Input sides must be divisible by this: the stem's stride times the hourglass's."""
+        return STEM_STRIDE * 2 ** (len(self.dims) - 1)
+
+    def scale(self, channels: int) -> int:
+        """``channels * width`` rounded to a multiple of ``channel_multiple`` (at least one)."""
+        m = self.channel_multiple
+        return max(m, int(round(channels * self.width / m)) * m)
+
+    def replace(self, **changes) -> "ModelConfig":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+PAPER = ModelConfig()
+
+# The tiny preset: width 1/16 of the paper on 256x256 inputs (64x64 heatmaps, 128x128
+# mask). It keeps every piece of the architecture (two stacks, four hourglass levels,
+# all 2-2-2-2-4 fire modules, both corner pools, the mask module with EM attention),
+# only thinner: hourglass 16-16-24-24-32 channels, features and heads 16, corner-pool
+# branches 8, stem 8, mask module 8 channels with 8 EM bases. Groups of 4 give 4 to 8
+# channels per SGE / mask group.
+# Why: the goal is a model that learns synthetic 256-pixel scenes from scratch in about
+# ten CPU-minutes, i.e. a training step of batch 8 well under a second on 2 cores. The
+# cost sits at the stride-4 resolution (stem, corner pools, heads, the C+1-class mask
+# logits), not in the hourglass, so the input stays at 256 (signs keep their pixels)
+# and the width shrinks. Measured on the shared 2-core machine (fwd + bwd + Adam, batch
+# 8, mask-cornernet): width 1/16 about 0.5-0.7 s, width 1/8 about 1.3 s (squeeze:
+# 0.5 s vs 0.8 s). ``TINY.replace(width=0.125)`` is the wider alternative (same groups
+# are valid) if capacity rather than steps limits recall.
+TINY = ModelConfig(
+    input_size=256,
+    width=0.0625,
+    sge_groups=4,
+    mask_groups=4,
+    ema_bases=8,
+)
+
+PRESETS: dict[str, ModelConfig] = {"paper": PAPER, "tiny": TINY}
+
+
+def get_preset(name: str) -> ModelConfig:
+    """The ``ModelConfig`` of preset ``name`` (paper or tiny)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One row of the paper's ablation table: which of the three changes are switched on."""
+
+    name: str
+    fusion: bool = False
+    sge_fire: bool = False
+    mask: bool = False
+
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant("cornernet-squeeze"),
+        Variant("cornernet-fusion", fusion=True),
+        Variant("cornernet-fire", sge_fire=True),
+        Variant("cornernet-mask", mask=True),
+        Variant("mask-cornernet", fusion=True, sge_fire=True, mask=True),
+    )
+}
+
+
+def get_variant(name: str) -> Variant:
+    """The ``Variant`` called ``name`` (one of the five in ``VARIANTS``)."""
+    if name not in VARIANTS:
+        raise ValueError(f"unknown variant {name!r}; valid variants: {', '.join(VARIANTS)}")
+    return VARIANTS[name]
