@@ -722,11 +722,10 @@ def evaluate_all(
 ) -> dict[str, Any]:
     """TT100K numbers for every size bin, their curves and mAP, and COCO AP, in one dict.
 
-    Returns:
-        {"settings": {...}, "tt100k": {bin: tt100k_eval-style counts},
-         "map": {bin: area under the bin's curve}, "curves": {bin: PRCurve.to_dict()},
-         "coco": coco_eval(...) or None when ``coco`` is False}.
-        Per-class counts are kept for the "all" bin (or the first bin) only.
+    The returned dict holds "settings"; "tt100k", the tt100k_eval counts per size
+    bin; "map", the area under each bin's curve; "curves", each bin's
+    PRCurve.to_dict(); and "coco", the coco_eval dict (None when ``coco`` is False).
+    Per-class counts are kept for the "all" bin (or the first bin) only.
     """
     iou, minscore = _check_iou(iou), _check_minscore(minscore)
     num_thresholds = _check_num_thresholds(num_thresholds)

@@ -82,8 +82,8 @@ def ae_loss(tl_emb: torch.Tensor, br_emb: torch.Tensor,
 
     Returns:
         (pull, push), scalars summed over the images. For an image with N objects and
-        e_k = (tl_k + br_k) / 2: pull = sum_k [(tl_k - e_k)^2 + (br_k - e_k)^2] / N,
-        push = sum_{j != k} relu(1 - |e_j - e_k|) / (N (N - 1)), 0 when N < 2.
+        ``e_k = (tl_k + br_k) / 2``: ``pull = sum_k [(tl_k - e_k)^2 + (br_k - e_k)^2] / N``,
+        ``push = sum_{j != k} relu(1 - |e_j - e_k|) / (N (N - 1))``, 0 when N < 2.
         Both stay attached to the graph (as zeros) when there are no objects.
     """
     if tl_emb.shape != br_emb.shape or tl_emb.shape != valid.shape or tl_emb.dim() != 2:

@@ -68,7 +68,7 @@ def test_html_builds_without_warnings_and_launch_links_resolve(tmp_path):
     jb = Path(sys.executable).with_name("jupyter-book")
     result = subprocess.run(
         [str(jb), "build", str(ROOT), "--config", str(config_path), "--toc", str(ROOT / "_toc.yml"),
-         "--path-output", str(tmp_path), "-W", "-n", "--keep-going"],
+         "--path-output", str(tmp_path), "-W", "--keep-going"],
         capture_output=True, text=True, cwd=ROOT, timeout=900,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]

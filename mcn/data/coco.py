@@ -6,6 +6,7 @@ way out to other detectors. Masks travel as run-length encoding (RLE) through
 ``pycocotools.mask``.
 
 Decisions:
+
 * Export writes masks as compressed RLE only. RLE reproduces a mask exactly;
   pycocotools rasterises polygons by their continuous outline, and a polygon traced
   through the centres of a mask's boundary pixels would come back half a pixel

@@ -93,15 +93,16 @@ def dataset_stats(source: Any, classes: str | Sequence[str] | None = None,
                   progress: bool = False) -> dict[str, Any]:
     """Per-class counts and the long-side size histogram (the paper's Fig. 6).
 
-    Returns a dict:
-      "objects": the per-object DataFrame of ``object_table``;
-      "counts": Series, objects per category, most frequent first (with ``classes``
-          given, every listed category appears, zeros included);
-      "histogram": DataFrame with columns low, high, count over [0, max_size) in steps
-          of ``bin_width``;
-      "size_shares": share of each SIZE_BINS bin among objects smaller than 400 px;
-      "size_counts": objects per bin, plus "over_400";
-      "num_images", "num_objects", "images_without_objects", "objects_per_image".
+    Returns a dict with
+
+    - "objects": the per-object DataFrame of ``object_table``;
+    - "counts": Series, objects per category, most frequent first (with ``classes``
+      given, every listed category appears, zeros included);
+    - "histogram": DataFrame with columns low, high, count over [0, max_size) in steps
+      of ``bin_width``;
+    - "size_shares": share of each SIZE_BINS bin among objects smaller than 400 px;
+    - "size_counts": objects per bin, plus "over_400";
+    - "num_images", "num_objects", "images_without_objects", "objects_per_image".
     """
     table, num_images = object_table(source, classes, progress)
     counts = table["category"].value_counts()

@@ -2,7 +2,7 @@
 EURASIP J. Image Video Process. 2020), built on CornerNet-Squeeze (Law, Teng,
 Russakovsky and Deng, "CornerNet-Lite", 2019).
 
-The network, for a (B, 3, H, W) image batch:
+The network, for a (B, 3, H, W) image batch::
 
     x = stem(image)                                          stride 4
     for each stack s:
@@ -20,7 +20,7 @@ In training mode ``forward`` returns one output dict per stack (intermediate
 supervision: the loss is averaged over them); in eval mode only the last stack's dict,
 computed without running the other stacks' heads. With fusion, the last stack's dict is
 the one from the summed features in both modes, so training supervises exactly what
-evaluation uses. Output dict (stride 4 grid, mask at stride 2):
+evaluation uses. Output dict (stride 4 grid, mask at stride 2)::
 
     tl_heat, br_heat  (B, C, H/4, W/4)   logits, one channel per class
     tl_emb,  br_emb   (B, 1, H/4, W/4)   embeddings

@@ -3,7 +3,7 @@ Efficient Keypoint Based Object Detection", arXiv:1904.08900, 2019), after Squee
 fire module, and the SGE-fire of Mask-CornerNet (Yang, Fan and Guo, 2020, Fig. 3).
 
 A fire module replaces the 3x3 residual block of the original hourglass with something
-much cheaper:
+much cheaper::
 
     squeeze: 1x1 conv cin -> cout/2, BatchNorm            (no ReLU, as in the reference)
     expand:  [1x1 conv cout/2 -> cout/2  |  3x3 depthwise conv on cout/2]  concatenated,

@@ -3,7 +3,7 @@ Estimation", ECCV 2016) in the fire-module form of CornerNet-Squeeze (Law et al.
 "CornerNet-Lite", 2019), the backbone of Mask-CornerNet (Yang, Fan and Guo, 2020).
 
 An hourglass is defined recursively. At each level with channels dims[0] and
-modules[0] fire modules per branch:
+modules[0] fire modules per branch::
 
     upper branch:  modules[0] fires at full resolution          (dims[0] -> dims[0])
     lower branch:  a stride-2 fire (dims[0] -> dims[1]) and modules[0] - 1 more fires,
