@@ -33,7 +33,7 @@ import torch
 from torch.utils.data import Dataset
 
 from mcn.classes import resolve_classes
-from mcn.data.tt100k import _dataset_classes, _progress, load_image, object_mask, save_image
+from mcn.data.tt100k import _dataset_classes, _progress, load_image, make_target, object_mask, save_image
 
 
 # --------------------------------------------------------------------------------------
@@ -290,14 +290,7 @@ class CocoDetection(Dataset):
             boxes.append(box)
             labels.append(self._label[ann["category_id"]])
             masks.append(mask)
-        target = {
-            "boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
-            "labels": torch.tensor(labels, dtype=torch.int64),
-            "masks": (torch.from_numpy(np.stack(masks)) if masks
-                      else torch.zeros((0, height, width), dtype=torch.bool)),
-            "ignore_boxes": torch.tensor(ignore, dtype=torch.float32).reshape(-1, 4),
-            "image_id": image_id,
-        }
+        target = make_target(boxes, labels, masks, ignore, image_id, height, width)
         return image, target
 
     def __repr__(self) -> str:

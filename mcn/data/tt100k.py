@@ -197,6 +197,20 @@ def _to_fixed_point(points: np.ndarray) -> np.ndarray:
     return np.round(points * (1 << _SUBPIXEL_BITS)).astype(np.int32)
 
 
+def make_target(boxes: list, labels: list, masks: list, ignore: list, image_id: Any,
+                height: int, width: int) -> dict[str, Any]:
+    """The dataset target dict from per-object lists (boxes xyxy, labels, bool HxW masks)
+    and the ignore regions; an image without objects gets empty (0, ...) tensors."""
+    return {
+        "boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+        "labels": torch.tensor(labels, dtype=torch.int64),
+        "masks": (torch.from_numpy(np.stack(masks)) if masks
+                  else torch.zeros((0, height, width), dtype=torch.bool)),
+        "ignore_boxes": torch.tensor(ignore, dtype=torch.float32).reshape(-1, 4),
+        "image_id": image_id,
+    }
+
+
 def object_mask(box: Sequence[float], polygon: np.ndarray | None, ellipse: tuple | None,
                 height: int, width: int) -> np.ndarray:
     """The instance mask, box AND polygon AND ellipse, as a bool array (height, width).
@@ -380,14 +394,7 @@ class TT100K(Dataset):
             boxes.append(box)
             labels.append(self._label[obj.category])
             masks.append(mask)
-        target = {
-            "boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
-            "labels": torch.tensor(labels, dtype=torch.int64),
-            "masks": (torch.from_numpy(np.stack(masks)) if masks
-                      else torch.zeros((0, height, width), dtype=torch.bool)),
-            "ignore_boxes": torch.tensor(ignore, dtype=torch.float32).reshape(-1, 4),
-            "image_id": _image_id(key),
-        }
+        target = make_target(boxes, labels, masks, ignore, _image_id(key), height, width)
         return image, target
 
     def tt100k_json(self) -> dict:
