@@ -42,7 +42,8 @@ if "google.colab" in sys.modules:
     os.chdir("{repo_dir}/book")
 import torch
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-FAST = os.environ.get("MCN_FAST") == "1"'''
+FAST = os.environ.get("MCN_FAST") == "1"
+%matplotlib inline'''
 
 
 def setup_cell_source() -> str:

@@ -46,7 +46,6 @@ def test_chapter_executes_in_fast_mode(md_path, monkeypatch):
     from nbclient import NotebookClient
 
     monkeypatch.setenv("MCN_FAST", "1")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = nbformat.read(md_path.with_suffix(".ipynb"), as_version=4)
     client = NotebookClient(
         notebook, timeout=600, kernel_name="python3",

@@ -1,0 +1,140 @@
+"""Training checkpoints: everything needed to continue a run exactly where it stopped.
+
+A checkpoint is one ``torch.save`` file holding a plain dictionary:
+
+=============  ==============================================================
+key            contents
+=============  ==============================================================
+format         ``CHECKPOINT_FORMAT``, so that a foreign file is recognised
+variant        model variant (e.g. "mask-cornernet")
+model_preset   model size preset ("tiny" or "paper")
+num_classes    number of heatmap channels
+classes        the category names, in label order
+iteration      optimiser steps taken so far
+config         the training configuration, as a dict
+model          the model's ``state_dict`` (parameters and buffers: BN statistics and
+               the EM-attention bases)
+optimizer      the optimiser's ``state_dict`` (Adam moments and step counts)
+scheduler      the learning-rate scheduler's ``state_dict``
+rng            random generator states: torch (CPU and CUDA), NumPy, Python
+best_metric    best validation score so far (or None)
+=============  ==============================================================
+
+The data order needs no state of its own: it is a pure function of (seed, iteration)
+(``mcn.distributed.sample_index``), and both are in the file.
+
+Files are written atomically: to a temporary file in the same folder, flushed to disk,
+then renamed over the target. A run killed while saving therefore leaves the previous
+checkpoint intact, never a half-written one under the real name.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+CHECKPOINT_FORMAT = "mcn-checkpoint-1"
+
+#: Keys every training checkpoint has; ``load_checkpoint`` checks them.
+REQUIRED_KEYS = ("format", "variant", "num_classes", "model", "iteration", "config")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used: corrupt, truncated, or for another model."""
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
+    """Write ``state`` to ``path`` atomically (temporary file, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save({"format": CHECKPOINT_FORMAT, **state}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """Read a checkpoint written by ``save_checkpoint``; clear errors otherwise.
+
+    Raises FileNotFoundError when ``path`` does not exist and ``CheckpointError`` (a
+    ValueError) when the file is truncated, corrupt or not an mcn checkpoint.
+    Loading uses ``weights_only=True``: a checkpoint cannot run code.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - whatever the unpickler trips on, the file is bad
+        raise CheckpointError(
+            f"checkpoint {path} is truncated or corrupt and cannot be read "
+            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
+            "use an earlier checkpoint (e.g. best.pt or last.pt of the run)"
+        ) from err
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not an mcn training checkpoint (no format {CHECKPOINT_FORMAT!r})")
+    missing = [k for k in REQUIRED_KEYS if k not in state]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} lacks {', '.join(missing)}")
+    return state
+
+
+def check_compatible(state: dict, variant: str, num_classes: int, source: str = "checkpoint") -> None:
+    """Raise ``CheckpointError`` when ``state`` was trained for another model.
+
+    Names both sides of the mismatch, e.g. "checkpoint is variant cornernet-squeeze but
+    the run asks for mask-cornernet".
+    """
+    if state["variant"] != variant:
+        raise CheckpointError(
+            f"{source} is variant {state['variant']!r} but the run asks for {variant!r}"
+        )
+    if int(state["num_classes"]) != int(num_classes):
+        raise CheckpointError(
+            f"{source} has {state['num_classes']} classes but the run asks for {num_classes}"
+        )
+
+
+# --------------------------------------------------------------------------- RNG states
+
+def rng_state() -> dict[str, Any]:
+    """The states of every random generator the trainer touches.
+
+    NumPy's and Python's states are turned into tensors and lists, so that the file
+    loads with ``weights_only=True``.
+    """
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)),
+                  "pos": int(pos), "has_gauss": int(has_gauss), "cached": float(cached)},
+        "python": {"version": version, "internal": list(internal), "gauss": gauss},
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore the generators saved by ``rng_state``."""
+    torch.set_rng_state(state["torch"].cpu())
+    n = state["numpy"]
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"],
+                         n["has_gauss"], n["cached"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["internal"]), p["gauss"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])

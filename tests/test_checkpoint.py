@@ -1,0 +1,104 @@
+"""Checkpoints: atomic writes, clear errors for broken or foreign files, RNG round trip."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+import mcn.checkpoint as checkpoint
+from mcn.checkpoint import (CheckpointError, check_compatible, load_checkpoint, rng_state,
+                            save_checkpoint, set_rng_state)
+
+
+def a_state(**changes) -> dict:
+    state = {"variant": "mask-cornernet", "num_classes": 3, "iteration": 7,
+             "model": {"w": torch.arange(6.0).reshape(2, 3)}, "config": {"lr": 1e-3, "size": (64, 64)}}
+    state.update(changes)
+    return state
+
+
+def test_save_then_load_gives_the_same_state(tmp_path):
+    path = save_checkpoint(tmp_path / "sub" / "last.pt", a_state())
+    loaded = load_checkpoint(path)
+    assert loaded["iteration"] == 7 and loaded["config"] == {"lr": 1e-3, "size": (64, 64)}
+    assert torch.equal(loaded["model"]["w"], torch.arange(6.0).reshape(2, 3))
+    assert loaded["format"] == checkpoint.CHECKPOINT_FORMAT
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["last.pt"]  # no temporary left
+
+
+def test_a_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
+    path = save_checkpoint(tmp_path / "last.pt", a_state(iteration=1))
+
+    def dies_half_way(obj, f, *args, **kwargs):
+        f.write(b"PK\x03\x04 half a zip file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint.torch, "save", dies_half_way)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, a_state(iteration=2))
+    monkeypatch.undo()
+    assert load_checkpoint(path)["iteration"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+@pytest.mark.parametrize("keep", [0.1, 0.5, 0.9, 0.999])
+def test_a_truncated_checkpoint_is_reported_and_others_stay_usable(tmp_path, keep):
+    good = save_checkpoint(tmp_path / "best.pt", a_state())
+    data = good.read_bytes()
+    broken = tmp_path / "last.pt"
+    broken.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(CheckpointError, match="last.pt is truncated or corrupt"):
+        load_checkpoint(broken)
+    assert load_checkpoint(good)["iteration"] == 7
+
+
+def test_foreign_files_are_refused_with_their_name(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing.pt does not exist"):
+        load_checkpoint(tmp_path / "nothing.pt")
+    plain = tmp_path / "weights.pt"
+    torch.save({"w": torch.ones(2)}, plain)  # a state_dict, not a training checkpoint
+    with pytest.raises(CheckpointError, match="weights.pt is not an mcn training checkpoint"):
+        load_checkpoint(plain)
+    text = tmp_path / "notes.pt"
+    text.write_text("hello")
+    with pytest.raises(CheckpointError, match="notes.pt is truncated or corrupt"):
+        load_checkpoint(text)
+    incomplete = save_checkpoint(tmp_path / "partial.pt", {"variant": "mask-cornernet"})
+    with pytest.raises(CheckpointError, match="lacks num_classes, model, iteration, config"):
+        load_checkpoint(incomplete)
+
+
+def test_check_compatible_names_both_sides():
+    state = a_state()
+    check_compatible(state, "mask-cornernet", 3)  # no error
+    with pytest.raises(CheckpointError, match="'mask-cornernet' but the run asks for 'cornernet-fire'"):
+        check_compatible(state, "cornernet-fire", 3)
+    with pytest.raises(CheckpointError, match="3 classes but the run asks for 42"):
+        check_compatible(state, "mask-cornernet", 42)
+
+
+def test_rng_states_round_trip_through_a_file(tmp_path):
+    random.seed(1), np.random.seed(2), torch.manual_seed(3)
+    path = save_checkpoint(tmp_path / "rng.pt", a_state(rng=rng_state()))
+    expected = (random.random(), np.random.rand(3).tolist(), torch.rand(3).tolist())
+    random.seed(9), np.random.seed(9), torch.manual_seed(9)
+    set_rng_state(load_checkpoint(path)["rng"])
+    assert (random.random(), np.random.rand(3).tolist(), torch.rand(3).tolist()) == expected
+
+
+def test_load_model_refuses_weights_that_do_not_fit(tmp_path):
+    from mcn.models import build_model
+    from mcn.predict import load_model
+
+    model = build_model("cornernet-squeeze", 2, "tiny")
+    state = a_state(variant="cornernet-squeeze", num_classes=2, model=model.state_dict(),
+                    model_preset="tiny")
+    good = save_checkpoint(tmp_path / "good.pt", state)
+    loaded, _ = load_model(good)
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
+    bad = save_checkpoint(tmp_path / "bad.pt", {**state, "num_classes": 5})
+    with pytest.raises(CheckpointError, match="do not fit a cornernet-squeeze with 5 classes"):
+        load_model(bad)
