@@ -12,9 +12,7 @@ Distributed training uses the same command under torchrun::
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib
-import json
 import os
 import pkgutil
 import sys

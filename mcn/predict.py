@@ -22,7 +22,6 @@ from typing import Any, Sequence
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from mcn.checkpoint import CheckpointError, load_checkpoint
