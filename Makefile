@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	$(PY) -m mcn.bench
+	$(PY) -m mcn bench
 
 clean:
 	rm -rf _build .jupyter_cache .pytest_cache
