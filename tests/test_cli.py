@@ -31,12 +31,6 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
     return status, captured.out, captured.err
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -24,13 +24,6 @@ def small_config(**changes) -> TrainConfig:
     return get_config("tiny", **fields)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One thread: faster on a shared 2-core machine and bit-for-bit repeatable."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # --------------------------------------------------------------------------- config
