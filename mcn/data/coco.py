@@ -33,7 +33,7 @@ import torch
 from torch.utils.data import Dataset
 
 from mcn.classes import resolve_classes
-from mcn.data.tt100k import _dataset_classes, _progress, load_image, make_target, object_mask, save_image
+from mcn.data.tt100k import _dataset_classes, _progress, load_image, make_target, object_mask, read_json, save_image
 
 
 # --------------------------------------------------------------------------------------
@@ -141,12 +141,7 @@ def export_coco(dataset: Any, ann_file: str | os.PathLike,
 
 
 def _load_coco(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise FileNotFoundError(f"COCO annotation file {path} not found")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON: {err}") from None
+    data = read_json(path, "COCO annotation file")
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object with images, annotations, categories")
     for key in ("images", "annotations", "categories"):

@@ -81,15 +81,20 @@ def read_ids(path: str | os.PathLike) -> list[str]:
     return ids
 
 
+def read_json(path: Path, what: str) -> Any:
+    """Parse a JSON file; a missing file or bad JSON is an error naming the file."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} not found")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from None
+
+
 def read_annotations(path: str | os.PathLike) -> dict:
     """Load a TT100K ``annotations.json`` and check its top-level structure."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"annotation file {path} not found")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON: {err}") from None
+    data = read_json(path, "annotation file")
     if not isinstance(data, dict) or not isinstance(data.get("imgs"), dict):
         raise ValueError(f"{path}: expected a JSON object with an \"imgs\" mapping "
                          f"(id -> image record), as in TT100K's annotations.json")
