@@ -1,4 +1,4 @@
-"""The ``mcn`` command line: data, train, eval, predict, size, bench, export.
+"""The ``mcn`` command line: data, train, eval, predict, size, bench, export, experiment.
 
 Every subcommand prints its own help with examples (``mcn train --help``). Mistakes a
 user can make (a missing file, a wrong option value, a checkpoint of another model) end
@@ -45,6 +45,12 @@ EXAMPLES = {
   mcn bench --list
   mcn bench                 (every benchmark under mcn/benchmarks/)
   mcn bench decode -- --repeats 10""",
+    "experiment": """examples:
+  mcn experiment ablation --runs runs/ablation --train          (train the five variants first)
+  mcn experiment ablation --runs data/checkpoints/tiny --num 50
+  mcn experiment stacks --runs runs/ablation --variants mask-cornernet,cornernet-mask
+  mcn experiment proposals --runs runs/ablation --ks 10,50,100,200
+  mcn experiment speed --runs runs/ablation --sizes 128,256,512""",
     "export": """examples:
   mcn export --checkpoint runs/tiny/best.pt --onnx tiny.onnx
   mcn export --checkpoint runs/paper/best.pt --onnx paper.onnx --input-size 512 --opset 17""",
@@ -132,7 +138,8 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 #: command-line option -> TrainConfig field, for the options that override a preset.
 _TRAIN_OVERRIDES = {
-    "variant": "variant", "model_preset": "model_preset", "iters": "iters",
+    "variant": "variant", "model_preset": "model_preset", "width": "model_width",
+    "iters": "iters",
     "batch_size": "batch_size", "accum_steps": "accum_steps", "lr": "lr",
     "warmup": "warmup_iters", "decay_every": "decay_every", "grad_clip": "grad_clip",
     "amp": "amp", "input_size": "input_size", "eval_input_size": "eval_input_size",
@@ -272,6 +279,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     _print_tt100k(metrics["tt100k"], minscore)
     print("mAP (area under the accuracy-recall curve): "
           + ", ".join(f"{k} {v:.3f}" for k, v in metrics["map"].items()))
+    print("best recall at accuracy >= 0.5: "
+          + ", ".join(f"{k} {v:.3f}" for k, v in metrics["recall_at_accuracy_0.5"].items()))
     if metrics.get("coco"):
         ap = metrics["coco"]
         print(f"COCO AP {ap['AP']:.3f}, AP50 {ap['AP50']:.3f}")
@@ -412,6 +421,61 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# =========================================================================== experiment
+
+EXPERIMENT_VARIANTS = {"stacks": "mask-cornernet,cornernet-mask", "proposals": "mask-cornernet"}
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    import torch
+
+    from mcn import experiments
+    from mcn.distributed import resolve_device
+    from mcn.models import VARIANTS
+    from mcn.provenance import provenance, write_json
+    from mcn.train import get_config
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    spec = args.variants or EXPERIMENT_VARIANTS.get(args.name, ",".join(VARIANTS))
+    variants = [v.strip() for v in spec.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise UserError(f"--variants: unknown {', '.join(unknown)}; valid: {', '.join(VARIANTS)}")
+    if args.train:
+        experiments.train_variants(args.runs, get_config(args.preset), variants, device=device,
+                                   progress=not args.quiet)
+    checkpoints = experiments.find_checkpoints(args.runs, variants)
+    progress = not args.quiet
+    num = args.num
+    if args.name == "ablation":
+        result = {"rows": experiments.ablation_rows(checkpoints, num or 200, device, progress)}
+    elif args.name == "stacks":
+        result = {"rows": experiments.stack_rows(checkpoints, num or 200, device, progress)}
+    elif args.name == "proposals":
+        ks = [int(k) for k in args.ks.split(",")]
+        result = {"checkpoint": str(checkpoints[variants[0]]),
+                  "rows": experiments.proposal_rows(checkpoints[variants[0]], ks, num or 200,
+                                                    device=device, progress=progress)}
+    else:
+        sizes = [int(s) for s in args.sizes.split(",")]
+        result = {"size_rows": experiments.size_rows(),
+                  "rows": experiments.speed_rows(checkpoints, sizes, num or 100,
+                                                 device=device, progress=progress)}
+    result["checkpoints"] = {k: str(v) for k, v in checkpoints.items()}
+    out = Path(args.out or f"data/results/experiment_{args.name}.json")
+    record = provenance(_options(args), device=device, test_seed=experiments.TEST_SEED,
+                        load_average=[round(v, 2) for v in os.getloadavg()])
+    write_json(out, {"provenance": record, **result})
+    print(f"wrote {out}")
+    if args.ship:
+        for variant, path in checkpoints.items():
+            shipped = experiments.save_weights(path, Path(args.ship) / f"{variant}.pt")
+            print(f"wrote {shipped}")
+    return 0
+
+
 # =========================================================================== parser
 
 def _add_common_run_options(p: argparse.ArgumentParser) -> None:
@@ -480,6 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variant", help="cornernet-squeeze, cornernet-fusion, cornernet-fire, "
                                      "cornernet-mask or mask-cornernet (default: mask-cornernet)")
     p.add_argument("--model-preset", choices=["tiny", "paper"], help="model size (default: the preset's)")
+    p.add_argument("--width", type=float, help="channel width multiplier (default: the model preset's)")
     p.add_argument("--iters", type=int, help="optimiser steps in total")
     p.add_argument("--batch-size", type=int, help="images per process and micro-batch")
     p.add_argument("--accum-steps", type=int, help="micro-batches per optimiser step")
@@ -546,6 +611,25 @@ def build_parser() -> argparse.ArgumentParser:
                 cmd_bench, EXAMPLES["bench"])
     p.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
     p.add_argument("--list", action="store_true", help="list the benchmarks and stop")
+
+    # experiment
+    p = command("experiment", "redo the paper's tables and figures with trained tiny models",
+                cmd_experiment, EXAMPLES["experiment"])
+    p.add_argument("name", choices=["ablation", "stacks", "proposals", "speed"],
+                   help="ablation (Table 1), stacks (Table 2), proposals (Fig. 8), speed (Table 3, Fig. 9)")
+    p.add_argument("--runs", default="runs/ablation",
+                   help="folder with VARIANT/last.pt run folders or VARIANT.pt files (default: runs/ablation)")
+    p.add_argument("--variants", help="comma-separated variants (default: all five; stacks: "
+                   "mask-cornernet,cornernet-mask; proposals: mask-cornernet)")
+    p.add_argument("--train", action="store_true", help="first train the variants missing under --runs")
+    p.add_argument("--preset", choices=["tiny", "paper"], default="tiny",
+                   help="training preset for --train (default: tiny)")
+    p.add_argument("--num", type=int, help="held-out test scenes (default: 200; speed: 100)")
+    p.add_argument("--ks", default="10,20,50,100,150,200", help="proposals: values of K")
+    p.add_argument("--sizes", default="128,256,448,512,640", help="speed: input sides")
+    p.add_argument("--out", help="result JSON (default: data/results/experiment_NAME.json)")
+    p.add_argument("--ship", help="also write weights-only copies as SHIP/VARIANT.pt")
+    _add_common_run_options(p)
 
     # export
     p = command("export", "export the eval-mode network to ONNX and check it with ONNX Runtime",

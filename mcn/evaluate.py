@@ -497,16 +497,25 @@ class PRCurve:
         return precision, recall
 
     def area(self) -> float:
-        """mAP in the paper's sense: the area between the curve and the precision axis.
+        """mAP in the paper's sense: the area enclosed by the curve and the recall axis.
 
-        Trapezoid rule along the curve of ``points()`` in sweep order, i.e. the area of
-        the polygon the curve closes with the two axes. On a monotone curve (precision
-        rising, recall falling with the threshold) this equals the trapezoid integral of
-        precision over recall after sorting by recall. It pools all classes: "mean" is
-        the paper's word, not a mean over classes.
+        The trapezoid integral of precision over recall along the measured sweep plus the
+        closing point (precision 1, recall 0). The plot's opening point (precision 0,
+        recall 1) is left out: no threshold reaches it, and counting the segment to it
+        would credit a detector with recall it never has (a model that detects nothing
+        would score 0.5). It pools all classes: "mean" is the paper's word, not a mean
+        over classes.
         """
         precision, recall = self.points()
-        return float(np.sum(np.diff(precision) * (recall[1:] + recall[:-1]) / 2))
+        precision, recall = precision[1:], recall[1:]  # drop the unreached opening point
+        # recall falls along the sweep, so the integral over rising recall reads it backwards
+        return float(np.sum(-np.diff(recall) * (precision[1:] + precision[:-1]) / 2))
+
+    def recall_at(self, accuracy: float = 0.5) -> float:
+        """The highest recall of any threshold whose accuracy is at least ``accuracy``
+        (0 when no threshold reaches it): one operating point read off the curve."""
+        reached = self.accuracy >= accuracy
+        return float(self.recall[reached].max()) if reached.any() else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         precision, recall = self.points()
@@ -723,7 +732,8 @@ def evaluate_all(
     """TT100K numbers for every size bin, their curves and mAP, and COCO AP, in one dict.
 
     The returned dict holds "settings"; "tt100k", the tt100k_eval counts per size
-    bin; "map", the area under each bin's curve; "curves", each bin's
+    bin; "map", the area under each bin's curve; "recall_at_accuracy_0.5", the best
+    recall of each curve at accuracy >= 0.5; "curves", each bin's
     PRCurve.to_dict(); and "coco", the coco_eval dict (None when ``coco`` is False).
     Per-class counts are kept for the "all" bin (or the first bin) only.
     """
@@ -748,6 +758,7 @@ def evaluate_all(
         },
         "tt100k": tt100k,
         "map": {name: curve.area() for name, curve in curves.items()},
+        "recall_at_accuracy_0.5": {name: curve.recall_at(0.5) for name, curve in curves.items()},
         "curves": {name: curve.to_dict() for name, curve in curves.items()},
         "coco": _coco_from_parsed(parsed, kinds, None) if coco else None,
     }

@@ -6,7 +6,8 @@ the eval-mode forward pass (the last stack's corner maps and, for variants with 
 mask module of Yang, Fan and Guo 2020, the segmentation logits), and decoding
 (``mcn.decode``: corner NMS, top-K, pairing, soft-NMS, back to original pixels).
 
-* ``load_model(checkpoint)`` rebuilds the network a training checkpoint describes.
+* ``load_model(checkpoint)`` rebuilds the network a training checkpoint describes;
+  ``shipped_checkpoint(variant)`` finds the trained tiny models the repository ships.
 * ``detect_dataset`` runs a whole dataset and returns results and ground truth in
   TT100K's JSON form, ready for ``mcn.evaluate``.
 * ``predict_image`` / ``draw_prediction`` give one image's boxes, labels, scores and
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -52,6 +53,20 @@ def load_model(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
     return model.to(device).eval(), state
 
 
+#: where a repository checkout keeps the trained tiny models (``mcn experiment --ship``)
+SHIPPED_CHECKPOINTS = Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "tiny"
+
+
+def shipped_checkpoint(variant: str = "mask-cornernet") -> Path | None:
+    """The trained tiny checkpoint of ``variant`` that the repository ships, or None.
+
+    The files live in the repository's ``data/checkpoints/tiny/`` (a clone, an editable
+    install, Colab); an installed wheel has none, and then this returns None.
+    """
+    path = SHIPPED_CHECKPOINTS / f"{variant}.pt"
+    return path if path.is_file() else None
+
+
 class _EvalItems(Dataset):
     """Dataset items as (normalised letterboxed image, original ground truth + meta)."""
 
@@ -76,12 +91,15 @@ class _EvalItems(Dataset):
 def detect_dataset(model: torch.nn.Module, dataset: Dataset, classes: Sequence[str],
                    input_size: int, device: str | torch.device = "cpu", batch_size: int = 8,
                    top_k: int = 100, ae_threshold: float = 0.5, num_dets: int = 100,
-                   num_workers: int = 0, progress: bool = False) -> tuple[dict, dict]:
+                   num_workers: int = 0, progress: bool = False,
+                   forward: Callable[[torch.Tensor], dict[str, torch.Tensor]] | None = None,
+                   ) -> tuple[dict, dict]:
     """Detections and ground truth of every image of ``dataset``, TT100K JSON form.
 
     Returns (results, gt): {"imgs": {id: {"objects": [...]}}}, boxes in original-image
     pixels, result scores on TT100K's 0-100 scale (``mcn.decode.detections_to_tt100k``).
-    The model is put in eval mode (and left there).
+    The model is put in eval mode (and left there). ``forward`` replaces ``model(images)``
+    (e.g. ``lambda x: model.forward_sources(x)["stack-1"]`` to detect from stack 1).
     """
     device = torch.device(device)
     model.eval()
@@ -92,7 +110,7 @@ def detect_dataset(model: torch.nn.Module, dataset: Dataset, classes: Sequence[s
         loader = tqdm(loader, desc="detect", dynamic_ncols=True)
     results, gt = {"imgs": {}}, {"imgs": {}}
     for images, targets in loader:
-        outputs = model(images.to(device))
+        outputs = (forward or model)(images.to(device))
         detections = decode(outputs, k=top_k, ae_threshold=ae_threshold, num_dets=num_dets,
                             stride=model.stride, letterbox=[t["meta"] for t in targets])
         detections = [{k: v.cpu() for k, v in d.items()} for d in detections]

@@ -54,7 +54,7 @@ from mcn.classes import BY_FREQUENCY, TYPE42, resolve_classes
 from mcn.data.collate import collate
 from mcn.data.transforms import eval_transform, item_rng, train_transform
 from mcn.losses import LossWeights, detection_loss
-from mcn.models import ModelConfig, build_model
+from mcn.models import ModelConfig, build_model, get_preset
 from mcn.provenance import provenance, write_json
 from mcn.targets import build_targets
 
@@ -75,6 +75,7 @@ class TrainConfig:
     # model
     variant: str = "mask-cornernet"
     model_preset: str = "paper"  # mcn.models preset: "paper" or "tiny"
+    model_width: float | None = None  # channel width multiplier (None: the preset's own)
     classes: Any = "type42"  # catalogue name or tuple of category names
     input_size: int = 512  # square training input (multiple of model.input_multiple)
     eval_input_size: int | None = None  # letterbox side at evaluation (None: input_size)
@@ -124,6 +125,12 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr}")
         if isinstance(self.classes, list):
             self.classes = tuple(self.classes)
+
+    @property
+    def model_config(self) -> ModelConfig:
+        """The network's sizes: the model preset, at ``model_width`` when that is set."""
+        preset = get_preset(self.model_preset)
+        return preset if self.model_width is None else preset.replace(width=self.model_width)
 
     @property
     def eval_size(self) -> int:
@@ -425,7 +432,7 @@ def build_training(config: TrainConfig, num_classes: int, device: torch.device,
     ``model_config`` overrides the sizes of ``config.model_preset`` (a resumed run
     rebuilds exactly the network its checkpoint describes, even if the preset changed).
     """
-    model = build_model(config.variant, num_classes, model_config or config.model_preset)
+    model = build_model(config.variant, num_classes, model_config or config.model_config)
     for name in ("input_size", "eval_input_size"):
         if getattr(config, name) and getattr(config, name) % model.input_multiple:
             raise ValueError(f"TrainConfig.{name}={getattr(config, name)} must be a multiple of "
@@ -572,7 +579,8 @@ def train(
 
     Files (rank 0 only): ``config.json`` (with provenance), ``log.jsonl`` (one line
     per iteration: iter, lr, det, pull, push, off, mask, total, seconds), ``val.jsonl``,
-    ``last.pt``, ``best.pt`` (when validating) and ``summary.json``.
+    ``last.pt``, ``best.pt`` (when validating) and ``summary.json`` (iterations, wall
+    and CPU seconds, last losses and validation).
 
     Raises FileExistsError when ``out_dir`` already holds a run and ``resume`` is
     False, FileNotFoundError for missing data, ``CheckpointError`` when resuming from a
@@ -741,7 +749,7 @@ def _train(config: TrainConfig, data, out_dir: Path, device: torch.device,
         from tqdm.auto import tqdm
         bar = tqdm(total=config.iters, initial=start, desc=f"train {config.variant}",
                    dynamic_ncols=True)
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     losses: dict[str, float] = {}
     validation, done = None, start
     try:
@@ -775,6 +783,8 @@ def _train(config: TrainConfig, data, out_dir: Path, device: torch.device,
     summary = {
         "iterations": done, "resumed_from": start,
         "seconds": round(time.perf_counter() - began, 2),
+        # CPU time of this process (all its threads), not of DataLoader workers
+        "cpu_seconds": round(time.process_time() - cpu_began, 2),
         "last_losses": losses, "validation": validation, "world_size": info.world_size,
     }
     if info.is_main:
@@ -787,23 +797,29 @@ def _train(config: TrainConfig, data, out_dir: Path, device: torch.device,
 
 def validation_metrics(model: torch.nn.Module, dataset: Dataset, config: TrainConfig,
                        classes: Sequence[str], device: torch.device,
-                       bin_scale: float = 1.0) -> dict[str, Any]:
+                       bin_scale: float = 1.0, *, input_size: int | None = None,
+                       top_k: int | None = None, forward: Any = None) -> dict[str, Any]:
     """Score ``model`` on ``dataset`` by the TT100K protocol; a compact summary dict.
 
-    Returns {"map": area under the accuracy-recall curve (all sizes), "tt100k": {bin:
-    accuracy, recall, correct, num_gt, num_det}, "map_by_bin", "minscore"}.
+    ``input_size``, ``top_k`` default to the config's; ``forward`` replaces the model's
+    forward pass (see ``mcn.predict.detect_dataset``). Returns {"map": area under the
+    accuracy-recall curve (all sizes), "tt100k": {bin: accuracy, recall, correct,
+    num_gt, num_det}, "map_by_bin", "recall_at_accuracy_0.5" (per bin, the best recall
+    of the curve at accuracy >= 0.5), "minscore"}.
     """
     from mcn.evaluate import evaluate_all, size_bins
     from mcn.predict import detect_dataset
 
-    results, gt = detect_dataset(model, dataset, classes, config.eval_size, device,
-                                 batch_size=config.eval_batch_size, top_k=config.top_k,
-                                 ae_threshold=config.ae_threshold, num_dets=config.num_dets)
+    results, gt = detect_dataset(model, dataset, classes, input_size or config.eval_size, device,
+                                 batch_size=config.eval_batch_size, top_k=top_k or config.top_k,
+                                 ae_threshold=config.ae_threshold, num_dets=config.num_dets,
+                                 forward=forward)
     metrics = evaluate_all(gt, results, types=list(classes), minscore=config.eval_minscore,
                            bins=size_bins(bin_scale), coco=False)
     return {
         "map": metrics["map"]["all"],
         "map_by_bin": metrics["map"],
+        "recall_at_accuracy_0.5": metrics["recall_at_accuracy_0.5"],
         "minscore": config.eval_minscore,
         "tt100k": {name: {k: v[k] for k in ("accuracy", "recall", "correct", "num_gt", "num_det")}
                    for name, v in metrics["tt100k"].items()},

@@ -418,6 +418,29 @@ def test_pr_curves_are_monotone_in_the_threshold():
             assert 0 <= curve.area() <= 1
 
 
+def test_map_counts_only_the_recall_a_detector_reaches():
+    # Nothing detected: every threshold gives accuracy 1 and recall 0, so the area is 0
+    # (with the plot's opening point (0, 1) it would be 0.5 and an empty model would look
+    # like a fair detector).
+    gt = scene(a=[obj("pn", 0, 0, 20, 20), obj("pl50", 40, 0, 90, 50)],
+               b=[obj("i5", 0, 0, 120, 120), obj("pn", 200, 200, 210, 215)])
+    empty = {"imgs": {k: {"objects": []} for k in gt["imgs"]}}
+    for name, curve in pr_curves(gt, empty).items():
+        assert curve.area() == 0.0, name
+    # Half the signs found, perfectly: precision 1 up to recall 0.5 and no further.
+    half = {"imgs": {"a": {"objects": [dict(o, score=60) for o in gt["imgs"]["a"]["objects"]]},
+                     "b": {"objects": []}}}
+    assert pr_curves(gt, half)["all"].area() == pytest.approx(0.5)
+    assert pr_curves(gt, half)["all"].recall_at(0.5) == pytest.approx(0.5)
+    assert pr_curves(gt, empty)["all"].recall_at(0.5) == 0.0
+
+
+def test_recall_at_reads_the_best_operating_point():
+    curve = PRCurve(np.array([0.0, 1.0, 2.0]), np.array([0.3, 0.6, 0.9]), np.array([0.8, 0.5, 0.2]))
+    assert curve.recall_at(0.5) == 0.5 and curve.recall_at(0.9) == 0.2
+    assert curve.recall_at(0.95) == 0.0 and curve.recall_at(0.0) == 0.8
+
+
 def test_map_of_a_perfect_detector_is_one():
     # Every sign found exactly, with scores spread out: at each threshold accuracy is 1
     # and only recall falls, so the curve is the unit square's top and right edges.

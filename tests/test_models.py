@@ -128,6 +128,25 @@ def test_fusion_feeds_the_sum_of_stack_features_to_the_last_heads():
     assert not torch.allclose(fused_out["tl_heat"], plain_stacks[1]["tl_heat"])
 
 
+@pytest.mark.parametrize("variant", ["cornernet-squeeze", "mask-cornernet"])
+def test_forward_sources_reads_each_stack_and_the_sum(variant):
+    torch.manual_seed(0)
+    model = build_model(variant, num_classes=C, preset="tiny").eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        sources = model.forward_sources(x)
+        stacks = model.forward_stacks(x)
+        out = model(x)
+    assert list(sources) == ["stack-1", "stack-2", "fused"]
+    torch.testing.assert_close(sources["stack-1"]["tl_heat"], stacks[0]["tl_heat"])
+    trained = "fused" if model.fusion else "stack-2"  # what forward returns
+    probe = "stack-2" if model.fusion else "fused"
+    for key in out:
+        torch.testing.assert_close(sources[trained][key], out[key])
+    assert not torch.allclose(sources[probe]["br_heat"], out["br_heat"])
+    assert ("mask" in sources["fused"]) == model.has_mask
+
+
 def test_unknown_variant_and_preset_list_the_valid_names():
     with pytest.raises(ValueError, match="cornernet-squeeze.*mask-cornernet"):
         build_model("cornernet-lite")

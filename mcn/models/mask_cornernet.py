@@ -110,6 +110,27 @@ class MaskCornerNet(nn.Module):
         wanted = [len(head_inputs) - 1] if last_only else range(len(head_inputs))
         return [self._predict(s, head_inputs[s], masks[s] if self.has_mask else None) for s in wanted]
 
+    def forward_sources(self, images: torch.Tensor) -> dict[str, dict[str, torch.Tensor]]:
+        """Detect from each stack's features and from their sum (the paper's Table 2).
+
+        Returns {"stack-1": ..., "stack-S": ..., "fused": ...}, each an output dict as
+        ``forward`` gives in eval mode. Stack s is read by its own heads; "fused" is the
+        sum of every stack's features read by the last stack's heads. With fusion,
+        "fused" is what the model was trained to output and "stack-S" probes the last
+        heads on the last stack's features alone; without fusion it is the other way
+        round. The masks are each stack's own ("fused" takes the last one).
+        """
+        self._check_images(images)
+        stack_features, masks = self._backbone(images)
+        last = len(stack_features) - 1
+
+        def mask_of(s: int) -> torch.Tensor | None:
+            return masks[s] if self.has_mask else None
+
+        sources = {f"stack-{s + 1}": self._predict(s, f, mask_of(s)) for s, f in enumerate(stack_features)}
+        sources["fused"] = self._predict(last, sum(stack_features[1:], stack_features[0]), mask_of(last))
+        return sources
+
     def _backbone(self, images: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Stem and stacked hourglasses: per-stack features (B, D, H/4, W/4) and mask logits."""
         x = self.stem(images)

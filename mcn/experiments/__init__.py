@@ -1,0 +1,27 @@
+"""The paper's experiments at book scale (Yang, Fan and Guo 2020, section 4).
+
+Each module redoes one table or figure with tiny models trained on synthetic scenes
+on a CPU, and writes its numbers, with provenance, to a JSON file under
+``data/results/`` that chapter 11 of the book reads:
+
+* ``ablation``: Table 1, the five variants trained alike and scored alike.
+* ``stacks``: Table 2, detecting from stack 1, stack 2 and their sum.
+* ``proposals``: Fig. 8, the number K of corners kept per heatmap.
+* ``speed``: Table 3 and Fig. 9, model size, and time and recall against input size.
+
+``common`` holds what they share: held-out test scenes, finding and loading the
+trained runs, scoring a model by the TT100K protocol.
+"""
+
+from mcn.experiments.ablation import ablation_rows, ablation_table, train_variants
+from mcn.experiments.common import (TEST_SEED, find_checkpoints, load_run, save_weights,
+                                    score, test_scenes)
+from mcn.experiments.proposals import plot_proposals, proposal_rows
+from mcn.experiments.speed import plot_speed, size_rows, speed_rows
+from mcn.experiments.stacks import stack_rows, stack_table
+
+__all__ = [
+    "TEST_SEED", "ablation_rows", "ablation_table", "find_checkpoints", "load_run",
+    "plot_proposals", "plot_speed", "proposal_rows", "save_weights", "score", "size_rows",
+    "speed_rows", "stack_rows", "stack_table", "test_scenes", "train_variants",
+]
