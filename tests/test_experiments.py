@@ -138,3 +138,18 @@ def test_cli_experiment_writes_results_with_provenance(runs, tmp_path):
 def test_model_width_overrides_the_preset_width():
     config = small_config(model_width=0.125)
     assert config.model_config.width == 0.125 and small_config().model_config.width == 0.0625
+
+
+def test_the_shipped_tiny_checkpoints_load_and_follow_the_tiny_preset():
+    from mcn.models import VARIANTS as ALL
+    from mcn.predict import shipped_checkpoint
+    from mcn.train import TINY
+
+    assert shipped_checkpoint("no-such-variant") is None
+    for variant in ALL:
+        path = shipped_checkpoint(variant)
+        assert path is not None, f"data/checkpoints/tiny/{variant}.pt is missing"
+        model, config, classes, state = experiments.load_run(path)
+        assert model.variant == variant and "optimizer" not in state
+        assert {**config.to_dict(), "variant": None} == {**TINY.to_dict(), "variant": None}
+        assert classes == list(TINY.classes) and state["iteration"] == TINY.iters

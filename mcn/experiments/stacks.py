@@ -2,8 +2,8 @@
 
 The paper detects "directly on the feature output of each hourglass": stack 1 alone,
 stack 2 alone, and their element-wise sum (the fusion Mask-CornerNet trains with), and
-finds recall 82.34 % for stack 1 against 89.83 % for the sum. ``MaskCornerNet.
-forward_sources`` gives the three outputs of one trained model; scoring a model
+finds recall 82.34 % for stack 1 against 89.83 % for the sum.
+``MaskCornerNet.forward_sources`` gives the three outputs of one trained model; scoring a model
 trained with fusion and one trained without shows both sides of the question.
 """
 
