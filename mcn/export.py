@@ -141,7 +141,8 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike, input_size: int
 def check_onnx(model: torch.nn.Module, path: str | os.PathLike, input_size: int,
                batch: int = 2, atol: float = 1e-3, rtol: float = 1e-3, seed: int = 1
                ) -> dict[str, float]:
-    """Largest |ONNX Runtime - PyTorch| per output on a random batch; ValueError if too big."""
+    """Largest absolute difference, ONNX Runtime against PyTorch, per output on a random
+    batch; ValueError if one is above the tolerance."""
     import onnxruntime as ort
 
     generator = torch.Generator().manual_seed(seed)

@@ -60,5 +60,6 @@ def plot_proposals(rows: Sequence[dict[str, Any]], title: str = "Number of corne
     left.legend(fontsize=8)
     right.plot(ks, [r["decode_ms"] for r in rows], marker="o", color="black")
     right.set(xlabel="K", ylabel="decode time per image (ms)", title="cost of K")
+    right.set_ylim(bottom=0)
     fig.tight_layout()
     return fig
