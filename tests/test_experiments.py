@@ -88,6 +88,9 @@ def test_proposals_keep_at_most_k_squared_pairs(runs):
     few = experiments.score(model, config, classes, experiments.test_scenes(config, 3), top_k=1)
     assert few["tt100k"]["all"]["num_det"] <= 3
     assert rows[0]["all_recall"] == few["tt100k"]["all"]["recall"]
+    fig = experiments.plot_proposals(rows)
+    left, right = fig.axes
+    assert len(left.lines) == 4 and list(right.lines[0].get_ydata()) == [r["decode_ms"] for r in rows]
 
 
 def test_speed_rows_time_and_score_each_side(runs):
