@@ -1,8 +1,9 @@
 """The paper's experiments at book scale (Yang, Fan and Guo 2020, section 4).
 
 Each module redoes one table or figure with tiny models trained on synthetic scenes
-on a CPU, and writes its numbers, with provenance, to a JSON file under
-``data/results/`` that chapter 11 of the book reads:
+on a CPU and returns its numbers as rows; ``mcn experiment NAME`` writes them, with
+provenance, to ``data/results/experiment_NAME.json``, which chapter 11 of the book
+reads:
 
 * ``ablation``: Table 1, the five variants trained alike and scored alike.
 * ``stacks``: Table 2, detecting from stack 1, stack 2 and their sum.
