@@ -443,12 +443,11 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise UserError(f"--variants: unknown {', '.join(unknown)}; valid: {', '.join(VARIANTS)}")
+    progress, num = not args.quiet, args.num
     if args.train:
         experiments.train_variants(args.runs, get_config(args.preset), variants, device=device,
-                                   progress=not args.quiet)
+                                   progress=progress)
     checkpoints = experiments.find_checkpoints(args.runs, variants)
-    progress = not args.quiet
-    num = args.num
     if args.name == "ablation":
         result = {"rows": experiments.ablation_rows(checkpoints, num or 200, device, progress)}
     elif args.name == "stacks":

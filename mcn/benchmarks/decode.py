@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 from pathlib import Path
 from typing import Callable
 
 import torch
 
+from mcn.benchmarks.forward import time_call
 from mcn.decode import decode
 from mcn.provenance import provenance, write_json
 from mcn.targets import build_targets
@@ -31,20 +31,8 @@ DEFAULT_OUTPUT = Path(__file__).resolve().parents[2] / "data" / "results" / "ben
 
 def time_it(fn: Callable[[], object], repeats: int, warmup: int = 3,
             device: torch.device | None = None) -> dict[str, float]:
-    """Median and minimum wall time of ``fn`` in milliseconds."""
-    def sync():
-        if device is not None and device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    for _ in range(warmup):
-        fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append((time.perf_counter() - start) * 1e3)
+    """Median and minimum wall time of ``fn`` in milliseconds (timed by ``forward.time_call``)."""
+    times = [1e3 * t for t in time_call(fn, device or torch.device("cpu"), warmup, repeats)]
     return {"median_ms": statistics.median(times), "min_ms": min(times), "repeats": repeats}
 
 

@@ -8,11 +8,13 @@ The experiments score every model on the same held-out synthetic scenes, drawn w
 from __future__ import annotations
 
 import os
+import statistics
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
+from mcn.benchmarks.forward import time_call
 from mcn.checkpoint import load_checkpoint, save_checkpoint
 from mcn.data.synthetic import SyntheticSigns
 from mcn.models import MaskCornerNet
@@ -85,6 +87,12 @@ def score(model: MaskCornerNet, config: TrainConfig, classes: Sequence[str],
     return validation_metrics(model, dataset, config, classes, torch.device(device),
                               dataset.image_size / 512, input_size=input_size,
                               top_k=top_k, forward=forward)
+
+
+def median_ms(fn: Callable[[], object], device: str | torch.device = "cpu", warmup: int = 1,
+              repeats: int = 5) -> float:
+    """Median wall time of ``fn`` in milliseconds (``mcn.benchmarks.forward.time_call``)."""
+    return 1000 * statistics.median(time_call(fn, torch.device(device), warmup, repeats))
 
 
 def flat_row(metrics: Mapping[str, Any], bins: Sequence[str] = ("all", "small", "medium", "large")

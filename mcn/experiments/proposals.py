@@ -13,10 +13,9 @@ from typing import Any, Sequence
 
 import torch
 
-from mcn.benchmarks.forward import time_call
 from mcn.data.transforms import eval_transform
 from mcn.decode import decode
-from mcn.experiments.common import flat_row, load_run, score, test_scenes
+from mcn.experiments.common import flat_row, load_run, median_ms, score, test_scenes
 
 DEFAULT_KS = (10, 20, 50, 100, 150, 200)
 
@@ -41,8 +40,7 @@ def proposal_rows(checkpoint: str | os.PathLike, ks: Sequence[int] = DEFAULT_KS,
             decode(outputs, k=k, ae_threshold=config.ae_threshold, num_dets=config.num_dets,
                    stride=model.stride, letterbox=[target["meta"]])
 
-        times = time_call(decode_once, torch.device(device), warmup=2, repeats=repeats)
-        rows.append({"k": k, "decode_ms": round(1000 * sorted(times)[len(times) // 2], 3),
+        rows.append({"k": k, "decode_ms": round(median_ms(decode_once, device, 2, repeats), 3),
                      **flat_row(metrics)})
     return rows
 

@@ -13,13 +13,11 @@ larger or smaller than it learned at other sides: Fig. 9's trade-off includes th
 from __future__ import annotations
 
 import os
-import statistics
 from typing import Any, Mapping, Sequence
 
 import torch
 
-from mcn.benchmarks.forward import time_call
-from mcn.experiments.common import flat_row, load_run, score, test_scenes
+from mcn.experiments.common import flat_row, load_run, median_ms, score, test_scenes
 from mcn.models.size import model_size_table
 
 DEFAULT_SIZES = (128, 256, 448, 512, 640)  # the paper's input sides in Fig. 9
@@ -49,10 +47,10 @@ def speed_rows(checkpoints: Mapping[str, str | os.PathLike], sizes: Sequence[int
                 with torch.inference_mode():
                     model(images)
 
-            times = time_call(forward, device, warmup=1, repeats=repeats)
+            forward_ms = median_ms(forward, device, 1, repeats)
             metrics = score(model, config, classes, scenes, device, input_size=side)
             rows.append({"variant": variant, "input_size": side,
-                         "forward_ms": round(1000 * statistics.median(times), 2),
+                         "forward_ms": round(forward_ms, 2),
                          **flat_row(metrics)})
     return rows
 

@@ -28,6 +28,7 @@ def stack_rows(checkpoints: Mapping[str, str | os.PathLike], num_images: int = 2
     for name, path in checkpoints.items():
         model, config, classes, _ = load_run(path, device)
         scenes = test_scenes(config, num_images)
+        trained = "fused" if model.fusion else f"stack-{model.config.stacks}"
         for source in _sources(model.config.stacks):
             if progress:
                 print(f"stacks: {name} detecting from {source}", flush=True)
@@ -36,7 +37,6 @@ def stack_rows(checkpoints: Mapping[str, str | os.PathLike], num_images: int = 2
                 return model.forward_sources(images)[source]
 
             metrics = score(model, config, classes, scenes, device, forward=forward)
-            trained = "fused" if model.fusion else f"stack-{model.config.stacks}"
             rows.append({"model": name, "source": source, "trained_output": source == trained,
                          **flat_row(metrics)})
     return rows
