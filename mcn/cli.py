@@ -141,10 +141,13 @@ _TRAIN_OVERRIDES = {
     "variant": "variant", "model_preset": "model_preset", "width": "model_width",
     "iters": "iters",
     "batch_size": "batch_size", "accum_steps": "accum_steps", "lr": "lr",
-    "warmup": "warmup_iters", "decay_every": "decay_every", "grad_clip": "grad_clip",
+    "warmup": "warmup_iters", "decay_every": "decay_every", "schedule": "lr_schedule",
+    "grad_clip": "grad_clip",
     "amp": "amp", "input_size": "input_size", "eval_input_size": "eval_input_size",
     "image_size": "image_size",
-    "train_images": "train_images", "val_images": "val_images", "workers": "num_workers",
+    "train_images": "train_images", "signs_per_image": "train_signs_per_image",
+    "train_balance": "train_class_balance",
+    "val_images": "val_images", "workers": "num_workers",
     "seed": "seed", "eval_every": "eval_every", "ckpt_every": "ckpt_every",
     "minscore": "eval_minscore", "ae_threshold": "ae_threshold",
 }
@@ -550,6 +553,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, help="Adam learning rate")
     p.add_argument("--warmup", type=int, help="linear warm-up iterations")
     p.add_argument("--decay-every", type=int, help="multiply lr by 0.1 every this many iterations")
+    p.add_argument("--schedule", choices=["step", "cosine"],
+                   help="learning-rate decay: step (x0.1 every --decay-every) or cosine (to 0)")
     p.add_argument("--grad-clip", type=float, help="clip the gradient norm to this")
     p.add_argument("--amp", choices=["none", "bf16", "fp16"], help="mixed precision (CUDA only)")
     p.add_argument("--channels-last", action="store_true", help="channels_last memory format (CUDA only)")
@@ -558,6 +563,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int, help="synthetic scene side")
     p.add_argument("--classes", help="type42, type45, topN (N most frequent) or a,b,c")
     p.add_argument("--train-images", type=int, help="synthetic training scenes")
+    p.add_argument("--signs-per-image", type=float,
+                   help="mean signs per synthetic training scene (validation keeps 2.5)")
+    p.add_argument("--train-balance", choices=["tt100k", "uniform"],
+                   help="class mix of synthetic training scenes (validation keeps the preset's)")
     p.add_argument("--val-images", type=int, help="images scored at each validation (0: none)")
     p.add_argument("--workers", type=int, help="DataLoader worker processes")
     p.add_argument("--seed", type=int, help="random seed")

@@ -71,6 +71,36 @@ def test_learning_rate_schedule_by_hand():
     assert learning_rate_factor(180_000, no_warmup) == pytest.approx(0.1)
 
 
+def test_cosine_schedule_by_hand():
+    config = TrainConfig(lr=1.0, iters=100, warmup_iters=0, lr_schedule="cosine")
+    assert learning_rate_factor(0, config) == pytest.approx(1.0)
+    assert learning_rate_factor(50, config) == pytest.approx(0.5)
+    assert learning_rate_factor(75, config) == pytest.approx(0.5 * (1 + 2 ** -0.5 * -1))
+    assert learning_rate_factor(100, config) == pytest.approx(0.0)
+    warm = TrainConfig(lr=1.0, iters=100, warmup_iters=10, lr_schedule="cosine")
+    assert learning_rate_factor(0, warm) == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="lr_schedule must be step or cosine"):
+        TrainConfig(lr_schedule="linear")
+
+
+def test_training_scenes_may_be_denser_and_balanced_validation_keeps_the_mix():
+    config = small_config(train_signs_per_image=6.0, train_class_balance="uniform")
+    training, validation = build_dataset("synth", config, "train"), build_dataset("synth", config, "val")
+    assert training.signs_per_image == 6.0 and training.class_balance == "uniform"
+    assert validation.signs_per_image == 2.5 and validation.class_balance == config.class_balance
+    assert build_dataset("synth", small_config(), "train").signs_per_image == TINY.train_signs_per_image
+    plain = build_dataset("synth", small_config(train_signs_per_image=None), "train")
+    assert plain.signs_per_image == 2.5 and plain.class_balance == "tt100k"
+
+
+def test_summary_counts_the_cpu_time_of_the_data_workers(tmp_path):
+    result = train(small_config(iters=2, num_workers=1), "synth", tmp_path / "run", "cpu",
+                   progress=False)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["cpu_seconds"] > 0 and summary["cpu_seconds_data_workers"] > 0
+    assert result.summary["cpu_seconds_data_workers"] == summary["cpu_seconds_data_workers"]
+
+
 # --------------------------------------------------------------------------- data
 
 def test_data_spec_parsing_and_missing_paths(tmp_path):

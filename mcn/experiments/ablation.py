@@ -74,12 +74,17 @@ def ablation_rows(checkpoints: Mapping[str, str | os.PathLike], num_images: int 
 
 
 def _training_time(checkpoint: Path) -> dict[str, float | None]:
-    """Wall and CPU minutes of the run that wrote ``checkpoint`` (None when unknown)."""
+    """Wall and CPU minutes of the run that wrote ``checkpoint`` (None when unknown).
+
+    The CPU minutes add the training process and its data-loading workers.
+    """
     summary = checkpoint.parent / "summary.json"
     if not summary.is_file():
         return {"train_minutes": None, "train_cpu_minutes": None}
     record = json.loads(summary.read_text())
     cpu = record.get("cpu_seconds")
+    if cpu is not None:
+        cpu += record.get("cpu_seconds_data_workers", 0.0)
     return {"train_minutes": round(record["seconds"] / 60, 2),
             "train_cpu_minutes": None if cpu is None else round(cpu / 60, 2)}
 
