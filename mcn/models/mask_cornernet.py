@@ -39,6 +39,11 @@ from mcn.nn import ConvBN, ConvBNReLU, CornerHeads, CornerPool, Hourglass, MaskM
 from mcn.nn.stem import STEM_STRIDE
 
 
+def fuse_stacks(stack_features: list[torch.Tensor]) -> torch.Tensor:
+    """Stack fusion: the element-wise sum of every stack's features, (B, D, H/4, W/4)."""
+    return sum(stack_features[1:], stack_features[0])
+
+
 class MaskCornerNet(nn.Module):
     """The detector; one class covers all five ablation variants (see ``build_model``)."""
 
@@ -106,7 +111,7 @@ class MaskCornerNet(nn.Module):
         stack_features, masks = self._backbone(images)
         head_inputs = list(stack_features)
         if self.fusion:
-            head_inputs[-1] = sum(stack_features[1:], stack_features[0])
+            head_inputs[-1] = fuse_stacks(stack_features)
         wanted = [len(head_inputs) - 1] if last_only else range(len(head_inputs))
         return [self._predict(s, head_inputs[s], masks[s] if self.has_mask else None) for s in wanted]
 
@@ -128,7 +133,7 @@ class MaskCornerNet(nn.Module):
             return masks[s] if self.has_mask else None
 
         sources = {f"stack-{s + 1}": self._predict(s, f, mask_of(s)) for s, f in enumerate(stack_features)}
-        sources["fused"] = self._predict(last, sum(stack_features[1:], stack_features[0]), mask_of(last))
+        sources["fused"] = self._predict(last, fuse_stacks(stack_features), mask_of(last))
         return sources
 
     def _backbone(self, images: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
