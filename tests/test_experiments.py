@@ -58,7 +58,11 @@ def test_ablation_scores_every_variant_on_the_same_scenes(runs):
     for row in rows:
         model, *_ = experiments.load_run(runs / row["variant"] / "last.pt")
         assert row["params"] == sum(p.numel() for p in model.parameters())
-        assert row["iterations"] == 2 and row["train_cpu_minutes"] > 0
+        summary = json.loads((runs / row["variant"] / "summary.json").read_text())
+        cpu_seconds = summary["cpu_seconds"] + summary["cpu_seconds_data_workers"]
+        assert row["iterations"] == 2 and cpu_seconds > 0
+        assert row["train_cpu_minutes"] == pytest.approx(cpu_seconds / 60, abs=1e-4)
+        assert row["train_minutes"] == pytest.approx(summary["seconds"] / 60, abs=1e-4)
         assert all(0 <= row[f"{b}_recall"] <= 1 for b in ("all", "small", "medium", "large"))
     table = experiments.ablation_table(rows)
     assert list(table.columns) == ["A", "R", "mAP", "R at A>=0.5", "params"]

@@ -85,8 +85,9 @@ def _training_time(checkpoint: Path) -> dict[str, float | None]:
     cpu = record.get("cpu_seconds")
     if cpu is not None:
         cpu += record.get("cpu_seconds_data_workers", 0.0)
-    return {"train_minutes": round(record["seconds"] / 60, 2),
-            "train_cpu_minutes": None if cpu is None else round(cpu / 60, 2)}
+    # Four decimals (6 ms): a short test run must not round to zero minutes.
+    return {"train_minutes": round(record["seconds"] / 60, 4),
+            "train_cpu_minutes": None if cpu is None else round(cpu / 60, 4)}
 
 
 def ablation_table(rows: Sequence[Mapping[str, Any]]):
