@@ -34,7 +34,9 @@ EXAMPLES = {
   torchrun --nproc_per_node 2 -m mcn train --preset tiny --data synth --out runs/ddp""",
     "eval": """examples:
   mcn eval --checkpoint runs/tiny/best.pt --data synth --out runs/tiny/eval
-  mcn eval --checkpoint runs/squeeze/last.pt --data tt100k:/data/tt100k --split test --out runs/squeeze/eval""",
+  mcn eval --checkpoint runs/squeeze/last.pt --data tt100k:/data/tt100k --split test --out runs/squeeze/eval
+  mcn eval --checkpoint data/checkpoints/tiny/mask-cornernet.pt --data synth --seed 7919 --num 200 \\
+           --scales 0.5,1,1.25 --scale-band 8,48 --out runs/tiny/eval-ms   (multi-scale testing)""",
     "predict": """examples:
   mcn predict --checkpoint runs/tiny/best.pt photo1.jpg photo2.png --out predictions/
   mcn predict --checkpoint runs/tiny/best.pt data/synth/test/*.jpg --out pred --min-score 0.5""",
@@ -221,6 +223,14 @@ def _print_tt100k(table: dict[str, dict[str, Any]], minscore: float) -> None:
 
 # =========================================================================== eval
 
+def _numbers(text: str) -> tuple[float, ...]:
+    """argparse type: comma-separated numbers, e.g. "0.5,1,1.25"."""
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+
+
 def _eval_dataset(args: argparse.Namespace, config, spec):
     from mcn.data.synthetic import SyntheticSigns
     from mcn.data.tt100k import TT100K
@@ -264,14 +274,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     results, gt = detect_dataset(model, dataset, classes, input_size, device,
                                  batch_size=args.batch_size, top_k=args.top_k,
                                  ae_threshold=config.ae_threshold, num_dets=config.num_dets,
-                                 progress=not args.quiet)
+                                 progress=not args.quiet, scales=args.scales,
+                                 scale_band=args.scale_band)
     bins = size_bins(size_bin_scale(spec, config))
     metrics = evaluate_all(gt, results, types=classes, minscore=minscore, bins=bins,
                            coco=not args.no_coco)
     record = provenance(
         config, config.seed, device, checkpoint=str(args.checkpoint),
         checkpoint_iteration=int(state["iteration"]), variant=state["variant"],
-        data=str(spec), num_images=len(dataset), input_size=input_size, top_k=args.top_k)
+        data=str(spec), num_images=len(dataset), input_size=input_size, top_k=args.top_k,
+        scales=list(args.scales), scale_band=None if args.scale_band is None else list(args.scale_band))
     out = Path(args.out)
     write_results(out / "results.json", results, record)
     write_metrics(out / "metrics.json", metrics, record)
@@ -595,6 +607,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-size", type=int, help="network input side (default: the run's)")
     p.add_argument("--batch-size", type=int, default=8, help="images per forward pass (default: 8)")
     p.add_argument("--top-k", type=int, default=100, help="corners kept per type (default: 100)")
+    p.add_argument("--scales", type=_numbers, default=(1.0,), metavar="S1,S2,...",
+                   help="multi-scale testing: input sizes as multiples of --input-size, e.g. "
+                        "0.5,1,1.25 (default: 1, single scale)")
+    p.add_argument("--scale-band", type=_numbers, metavar="LOW,HIGH",
+                   help="with --scales: keep from each scale the boxes whose long side in its "
+                        "input pixels is in [LOW, HIGH) (the smallest input keeps all larger, "
+                        "the largest all smaller); default: keep every box")
     p.add_argument("--no-coco", action="store_true", help="skip COCO AP")
     _add_common_run_options(p)
 

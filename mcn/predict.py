@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from mcn import multiscale
 from mcn.checkpoint import CheckpointError, load_checkpoint
 from mcn.data.collate import collate
 from mcn.data.transforms import eval_transform
@@ -93,6 +94,8 @@ def detect_dataset(model: torch.nn.Module, dataset: Dataset, classes: Sequence[s
                    top_k: int = 100, ae_threshold: float = 0.5, num_dets: int = 100,
                    num_workers: int = 0, progress: bool = False,
                    forward: Callable[[torch.Tensor], dict[str, torch.Tensor]] | None = None,
+                   scales: Sequence[float] = (1.0,),
+                   scale_band: tuple[float, float] | None = None,
                    ) -> tuple[dict, dict]:
     """Detections and ground truth of every image of ``dataset``, TT100K JSON form.
 
@@ -100,20 +103,42 @@ def detect_dataset(model: torch.nn.Module, dataset: Dataset, classes: Sequence[s
     pixels, result scores on TT100K's 0-100 scale (``mcn.decode.detections_to_tt100k``).
     The model is put in eval mode (and left there). ``forward`` replaces ``model(images)``
     (e.g. ``lambda x: model.forward_sources(x)["stack-1"]`` to detect from stack 1).
+
+    ``scales`` other than (1.0,) test every image at ``input_size * scale`` for each
+    scale (rounded to the model's ``input_multiple``) and merge the boxes, keeping from
+    each scale those whose long side in its input pixels is in ``scale_band`` (None:
+    keep all; see :mod:`mcn.multiscale`).
     """
     device = torch.device(device)
     model.eval()
-    loader = DataLoader(_EvalItems(dataset, input_size), batch_size=batch_size,
-                        collate_fn=collate, num_workers=num_workers)
+    scales = multiscale.check_scales(scales)
+    scale_band = multiscale.check_band(scale_band)
+    single = scales == (1.0,)
+    if single and scale_band is not None:
+        raise ValueError(f"scale_band {scale_band} needs multi-scale testing (scales other "
+                         "than (1.0,)); a single scale would ignore it")
+    sizes = [input_size] if single else multiscale.scaled_input_sizes(
+        input_size, scales, getattr(model, "input_multiple", 1))
+    # One loader per input size over the same images, read in step.
+    loaders = [DataLoader(_EvalItems(dataset, size), batch_size=batch_size, collate_fn=collate,
+                          num_workers=num_workers) for size in sizes]
+    batches = zip(*loaders)
     if progress:
         from tqdm.auto import tqdm
-        loader = tqdm(loader, desc="detect", dynamic_ncols=True)
+        batches = tqdm(batches, total=len(loaders[0]), desc="detect", dynamic_ncols=True)
     results, gt = {"imgs": {}}, {"imgs": {}}
-    for images, targets in loader:
-        outputs = (forward or model)(images.to(device))
-        detections = decode(outputs, k=top_k, ae_threshold=ae_threshold, num_dets=num_dets,
-                            stride=model.stride, letterbox=[t["meta"] for t in targets])
-        detections = [{k: v.cpu() for k, v in d.items()} for d in detections]
+    for per_size in batches:
+        found, metas = [], []
+        for images, targets in per_size:
+            outputs = (forward or model)(images.to(device))
+            detections = decode(outputs, k=top_k, ae_threshold=ae_threshold, num_dets=num_dets,
+                                stride=model.stride, letterbox=[t["meta"] for t in targets],
+                                soft_nms_sigma=0.5 if single else None)
+            found.append([{k: v.cpu() for k, v in d.items()} for d in detections])
+            metas.append([t["meta"] for t in targets])
+        targets = per_size[0][1]
+        detections = found[0] if single else multiscale.merge_scales(found, metas, sizes,
+                                                                     scale_band)
         ids = [t["image_id"] for t in targets]
         results["imgs"].update(detections_to_tt100k(detections, ids, classes)["imgs"])
         gt["imgs"].update(targets_to_tt100k(targets, classes)["imgs"])

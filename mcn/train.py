@@ -842,11 +842,14 @@ def _train(config: TrainConfig, data, out_dir: Path, device: torch.device,
 def validation_metrics(model: torch.nn.Module, dataset: Dataset, config: TrainConfig,
                        classes: Sequence[str], device: torch.device,
                        bin_scale: float = 1.0, *, input_size: int | None = None,
-                       top_k: int | None = None, forward: Any = None) -> dict[str, Any]:
+                       top_k: int | None = None, forward: Any = None,
+                       scales: Sequence[float] = (1.0,),
+                       scale_band: tuple[float, float] | None = None) -> dict[str, Any]:
     """Score ``model`` on ``dataset`` by the TT100K protocol; a compact summary dict.
 
-    ``input_size``, ``top_k`` default to the config's; ``forward`` replaces the model's
-    forward pass (see ``mcn.predict.detect_dataset``). Returns {"map": area under the
+    ``input_size``, ``top_k`` default to the config's; ``forward``, ``scales`` and
+    ``scale_band`` are passed to ``mcn.predict.detect_dataset`` (a replacement forward
+    pass; multi-scale testing). Returns {"map": area under the
     accuracy-recall curve (all sizes), "tt100k": {bin: accuracy, recall, correct,
     num_gt, num_det}, "map_by_bin", "recall_at_accuracy_0.5" (per bin, the best recall
     of the curve at accuracy >= 0.5), "minscore"}.
@@ -857,7 +860,7 @@ def validation_metrics(model: torch.nn.Module, dataset: Dataset, config: TrainCo
     results, gt = detect_dataset(model, dataset, classes, input_size or config.eval_size, device,
                                  batch_size=config.eval_batch_size, top_k=top_k or config.top_k,
                                  ae_threshold=config.ae_threshold, num_dets=config.num_dets,
-                                 forward=forward)
+                                 forward=forward, scales=scales, scale_band=scale_band)
     metrics = evaluate_all(gt, results, types=list(classes), minscore=config.eval_minscore,
                            bins=size_bins(bin_scale), coco=False)
     return {

@@ -85,6 +85,17 @@ def test_synth_train_eval_predict_export(workspace, capsys):
     results = json.loads((workspace / "eval" / "results.json").read_text())
     assert sorted(results["imgs"]) == sorted(ids)
     assert (workspace / "eval" / "pr_curves.png").stat().st_size > 0
+    assert prov["scales"] == [1.0] and prov["scale_band"] is None
+
+    status, out, err = run_cli(["eval", "--checkpoint", str(run / "last.pt"), "--data",
+                                f"tt100k:{synth}", "--out", str(workspace / "eval_ms"),
+                                "--scales", "1,2", "--scale-band", "8,48",
+                                "--device", "cpu", "--quiet", "--no-coco"], capsys)
+    assert status == 0, err
+    prov = json.loads((workspace / "eval_ms" / "metrics.json").read_text())["provenance"]
+    assert prov["scales"] == [1.0, 2.0] and prov["scale_band"] == [8.0, 48.0]
+    results = json.loads((workspace / "eval_ms" / "results.json").read_text())
+    assert sorted(results["imgs"]) == sorted(ids)
 
     images = [str(synth / "test" / f"{i}.jpg") for i in ids]
     status, out, err = run_cli(["predict", "--checkpoint", str(run / "best.pt"), *images, "--out",
@@ -182,6 +193,10 @@ def test_other_mistakes_are_one_line(workspace, tmp_path, capsys):
                               str(tmp_path / "missing.jpg"), "--out", str(tmp_path / "p"),
                               "--device", "cpu"], capsys)
     assert_one_line_error(status, err, "missing.jpg", "not found")
+    status, _, err = run_cli(["eval", "--checkpoint", str(workspace / "run" / "last.pt"),
+                              "--data", "synth", "--num", "1", "--out", str(tmp_path / "e"),
+                              "--scales", "0.5,1", "--scale-band", "48,8"], capsys)
+    assert_one_line_error(status, err, "scale band", "(48.0, 8.0)")
     status, _, err = run_cli(["bench", "no_such_benchmark"], capsys)
     assert_one_line_error(status, err, "unknown benchmark(s) no_such_benchmark")
     if not torch.cuda.is_available():

@@ -81,12 +81,15 @@ def score(model: MaskCornerNet, config: TrainConfig, classes: Sequence[str],
           dataset: SyntheticSigns, device: str | torch.device = "cpu", *,
           input_size: int | None = None, top_k: int | None = None,
           forward: Callable[[torch.Tensor], Mapping[str, torch.Tensor]] | None = None,
+          scales: Sequence[float] = (1.0,), scale_band: tuple[float, float] | None = None,
           ) -> dict[str, Any]:
     """TT100K-protocol summary of ``model`` on synthetic ``dataset`` (see
-    ``mcn.train.validation_metrics``); size bins scaled to the scenes' side."""
+    ``mcn.train.validation_metrics``); size bins scaled to the scenes' side.
+    ``scales``/``scale_band``: multi-scale testing (``mcn.multiscale``)."""
     return validation_metrics(model, dataset, config, classes, torch.device(device),
                               dataset.image_size / 512, input_size=input_size,
-                              top_k=top_k, forward=forward)
+                              top_k=top_k, forward=forward, scales=scales,
+                              scale_band=scale_band)
 
 
 def median_ms(fn: Callable[[], object], device: str | torch.device = "cpu", warmup: int = 1,
