@@ -52,7 +52,8 @@ EXAMPLES = {
   mcn experiment ablation --runs data/checkpoints/tiny --num 50
   mcn experiment stacks --runs runs/ablation --variants mask-cornernet,cornernet-mask
   mcn experiment proposals --runs runs/ablation --ks 10,50,100,200
-  mcn experiment speed --runs runs/ablation --sizes 128,256,512""",
+  mcn experiment speed --runs runs/ablation --sizes 128,256,512
+  mcn experiment scales --runs data/checkpoints/tiny""",
     "export": """examples:
   mcn export --checkpoint runs/tiny/best.pt --onnx tiny.onnx
   mcn export --checkpoint runs/paper/best.pt --onnx paper.onnx --input-size 512 --opset 17""",
@@ -438,7 +439,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 # =========================================================================== experiment
 
-EXPERIMENT_VARIANTS = {"stacks": "mask-cornernet,cornernet-mask", "proposals": "mask-cornernet"}
+EXPERIMENT_VARIANTS = {"stacks": "mask-cornernet,cornernet-mask", "proposals": "mask-cornernet",
+                       "scales": "mask-cornernet"}
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
@@ -472,6 +474,10 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         result = {"checkpoint": str(checkpoints[variants[0]]),
                   "rows": experiments.proposal_rows(checkpoints[variants[0]], ks, num or 200,
                                                     device=device, progress=progress)}
+    elif args.name == "scales":
+        result = {"checkpoint": str(checkpoints[variants[0]]),
+                  **experiments.scales_experiment(checkpoints[variants[0]], test_images=num or 200,
+                                                  device=device, progress=progress)}
     else:
         sizes = [int(s) for s in args.sizes.split(",")]
         result = {"size_rows": experiments.size_rows(),
@@ -642,12 +648,13 @@ def build_parser() -> argparse.ArgumentParser:
     # experiment
     p = command("experiment", "redo the paper's tables and figures with trained tiny models",
                 cmd_experiment, EXAMPLES["experiment"])
-    p.add_argument("name", choices=["ablation", "stacks", "proposals", "speed"],
-                   help="ablation (Table 1), stacks (Table 2), proposals (Fig. 8), speed (Table 3, Fig. 9)")
+    p.add_argument("name", choices=["ablation", "stacks", "proposals", "speed", "scales"],
+                   help="ablation (Table 1), stacks (Table 2), proposals (Fig. 8), speed (Table 3, "
+                        "Fig. 9), scales (multi-scale testing, chosen on validation scenes)")
     p.add_argument("--runs", default="runs/ablation",
                    help="folder with VARIANT/last.pt run folders or VARIANT.pt files (default: runs/ablation)")
     p.add_argument("--variants", help="comma-separated variants (default: all five; stacks: "
-                   "mask-cornernet,cornernet-mask; proposals: mask-cornernet)")
+                   "mask-cornernet,cornernet-mask; proposals, scales: mask-cornernet)")
     p.add_argument("--train", action="store_true", help="first train the variants missing under --runs")
     p.add_argument("--preset", choices=["tiny", "paper"], default="tiny",
                    help="training preset for --train (default: tiny)")

@@ -9,7 +9,9 @@ mask module of Yang, Fan and Guo 2020, the segmentation logits), and decoding
 * ``load_model(checkpoint)`` rebuilds the network a training checkpoint describes;
   ``shipped_checkpoint(variant)`` finds the trained tiny models the repository ships.
 * ``detect_dataset`` runs a whole dataset and returns results and ground truth in
-  TT100K's JSON form, ready for ``mcn.evaluate``.
+  TT100K's JSON form, ready for ``mcn.evaluate`` (at one input size, or at several
+  merged, ``mcn.multiscale``); ``detect_by_size`` keeps each input size's detections
+  apart.
 * ``predict_image`` / ``draw_prediction`` give one image's boxes, labels, scores and
   mask, and a picture of them.
 """
@@ -89,6 +91,43 @@ class _EvalItems(Dataset):
 
 
 @torch.no_grad()
+def detect_by_size(model: torch.nn.Module, dataset: Dataset, input_sizes: Sequence[int],
+                   device: str | torch.device = "cpu", batch_size: int = 8, top_k: int = 100,
+                   ae_threshold: float = 0.5, num_dets: int = 100, num_workers: int = 0,
+                   progress: bool = False, soft_nms: bool = True,
+                   forward: Callable[[torch.Tensor], dict[str, torch.Tensor]] | None = None,
+                   ) -> tuple[list[list[dict]], list[list[dict]], list[dict]]:
+    """Every image of ``dataset`` decoded at each of ``input_sizes``.
+
+    Returns (found, metas, targets): ``found[s][i]`` image i's detections at input
+    ``input_sizes[s]`` (boxes in original pixels, after soft-NMS unless ``soft_nms`` is
+    False: then the raw corner pairs), ``metas[s][i]`` its letterbox there, ``targets[i]``
+    its ground truth. The model is put in eval mode (and left there).
+    """
+    device = torch.device(device)
+    model.eval()
+    # One loader per input size over the same images, read in step.
+    loaders = [DataLoader(_EvalItems(dataset, size), batch_size=batch_size, collate_fn=collate,
+                          num_workers=num_workers) for size in input_sizes]
+    batches = zip(*loaders)
+    if progress:
+        from tqdm.auto import tqdm
+        batches = tqdm(batches, total=len(loaders[0]), desc="detect", dynamic_ncols=True)
+    found: list[list[dict]] = [[] for _ in input_sizes]
+    metas: list[list[dict]] = [[] for _ in input_sizes]
+    truth: list[dict] = []
+    for per_size in batches:
+        for s, (images, targets) in enumerate(per_size):
+            outputs = (forward or model)(images.to(device))
+            detections = decode(outputs, k=top_k, ae_threshold=ae_threshold, num_dets=num_dets,
+                                stride=model.stride, letterbox=[t["meta"] for t in targets],
+                                soft_nms_sigma=0.5 if soft_nms else None)
+            found[s] += [{k: v.cpu() for k, v in d.items()} for d in detections]
+            metas[s] += [t["meta"] for t in targets]
+        truth += per_size[0][1]
+    return found, metas, truth
+
+
 def detect_dataset(model: torch.nn.Module, dataset: Dataset, classes: Sequence[str],
                    input_size: int, device: str | torch.device = "cpu", batch_size: int = 8,
                    top_k: int = 100, ae_threshold: float = 0.5, num_dets: int = 100,
@@ -109,8 +148,6 @@ def detect_dataset(model: torch.nn.Module, dataset: Dataset, classes: Sequence[s
     each scale those whose long side in its input pixels is in ``scale_band`` (None:
     keep all; see :mod:`mcn.multiscale`).
     """
-    device = torch.device(device)
-    model.eval()
     scales = multiscale.check_scales(scales)
     scale_band = multiscale.check_band(scale_band)
     single = scales == (1.0,)
@@ -119,30 +156,13 @@ def detect_dataset(model: torch.nn.Module, dataset: Dataset, classes: Sequence[s
                          "than (1.0,)); a single scale would ignore it")
     sizes = [input_size] if single else multiscale.scaled_input_sizes(
         input_size, scales, getattr(model, "input_multiple", 1))
-    # One loader per input size over the same images, read in step.
-    loaders = [DataLoader(_EvalItems(dataset, size), batch_size=batch_size, collate_fn=collate,
-                          num_workers=num_workers) for size in sizes]
-    batches = zip(*loaders)
-    if progress:
-        from tqdm.auto import tqdm
-        batches = tqdm(batches, total=len(loaders[0]), desc="detect", dynamic_ncols=True)
-    results, gt = {"imgs": {}}, {"imgs": {}}
-    for per_size in batches:
-        found, metas = [], []
-        for images, targets in per_size:
-            outputs = (forward or model)(images.to(device))
-            detections = decode(outputs, k=top_k, ae_threshold=ae_threshold, num_dets=num_dets,
-                                stride=model.stride, letterbox=[t["meta"] for t in targets],
-                                soft_nms_sigma=0.5 if single else None)
-            found.append([{k: v.cpu() for k, v in d.items()} for d in detections])
-            metas.append([t["meta"] for t in targets])
-        targets = per_size[0][1]
-        detections = found[0] if single else multiscale.merge_scales(found, metas, sizes,
-                                                                     scale_band)
-        ids = [t["image_id"] for t in targets]
-        results["imgs"].update(detections_to_tt100k(detections, ids, classes)["imgs"])
-        gt["imgs"].update(targets_to_tt100k(targets, classes)["imgs"])
-    return results, gt
+    found, metas, targets = detect_by_size(
+        model, dataset, sizes, device, batch_size, top_k, ae_threshold, num_dets, num_workers,
+        progress, soft_nms=single, forward=forward)
+    detections = found[0] if single else multiscale.merge_scales(found, metas, sizes, scale_band)
+    ids = [t["image_id"] for t in targets]
+    return (detections_to_tt100k(detections, ids, classes),
+            targets_to_tt100k(targets, classes))
 
 
 @torch.no_grad()

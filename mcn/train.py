@@ -854,20 +854,27 @@ def validation_metrics(model: torch.nn.Module, dataset: Dataset, config: TrainCo
     num_gt, num_det}, "map_by_bin", "recall_at_accuracy_0.5" (per bin, the best recall
     of the curve at accuracy >= 0.5), "minscore"}.
     """
-    from mcn.evaluate import evaluate_all, size_bins
     from mcn.predict import detect_dataset
 
     results, gt = detect_dataset(model, dataset, classes, input_size or config.eval_size, device,
                                  batch_size=config.eval_batch_size, top_k=top_k or config.top_k,
                                  ae_threshold=config.ae_threshold, num_dets=config.num_dets,
                                  forward=forward, scales=scales, scale_band=scale_band)
-    metrics = evaluate_all(gt, results, types=list(classes), minscore=config.eval_minscore,
+    return tt100k_summary(gt, results, classes, config.eval_minscore, bin_scale)
+
+
+def tt100k_summary(gt: dict, results: dict, classes: Sequence[str], minscore: float,
+                   bin_scale: float = 1.0) -> dict[str, Any]:
+    """The compact summary of ``validation_metrics`` from TT100K-form ``gt`` and ``results``."""
+    from mcn.evaluate import evaluate_all, size_bins
+
+    metrics = evaluate_all(gt, results, types=list(classes), minscore=minscore,
                            bins=size_bins(bin_scale), coco=False)
     return {
         "map": metrics["map"]["all"],
         "map_by_bin": metrics["map"],
         "recall_at_accuracy_0.5": metrics["recall_at_accuracy_0.5"],
-        "minscore": config.eval_minscore,
+        "minscore": minscore,
         "tt100k": {name: {k: v[k] for k in ("accuracy", "recall", "correct", "num_gt", "num_det")}
                    for name, v in metrics["tt100k"].items()},
     }

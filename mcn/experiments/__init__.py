@@ -9,6 +9,8 @@ reads:
 * ``stacks``: Table 2, detecting from stack 1, stack 2 and their sum.
 * ``proposals``: Fig. 8, the number K of corners kept per heatmap.
 * ``speed``: Table 3 and Fig. 9, model size, and time and recall against input size.
+* ``scales``: not in the paper: multi-scale testing, its setting chosen on validation
+  scenes and scored on the test scenes.
 
 ``common`` holds what they share: held-out test scenes, finding and loading the
 trained runs, scoring a model by the TT100K protocol.
@@ -18,11 +20,13 @@ from mcn.experiments.ablation import ablation_rows, ablation_table, train_varian
 from mcn.experiments.common import (TEST_SEED, find_checkpoints, load_run, save_weights,
                                     score, test_scenes)
 from mcn.experiments.proposals import plot_proposals, proposal_rows
+from mcn.experiments.scales import best_setting, scale_rows, scales_experiment
 from mcn.experiments.speed import plot_speed, size_rows, speed_rows
 from mcn.experiments.stacks import stack_rows, stack_table
 
 __all__ = [
-    "TEST_SEED", "ablation_rows", "ablation_table", "find_checkpoints", "load_run",
-    "plot_proposals", "plot_speed", "proposal_rows", "save_weights", "score", "size_rows",
-    "speed_rows", "stack_rows", "stack_table", "test_scenes", "train_variants",
+    "TEST_SEED", "ablation_rows", "ablation_table", "best_setting", "find_checkpoints",
+    "load_run", "plot_proposals", "plot_speed", "proposal_rows", "save_weights", "scale_rows",
+    "scales_experiment", "score", "size_rows", "speed_rows", "stack_rows", "stack_table",
+    "test_scenes", "train_variants",
 ]
