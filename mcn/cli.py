@@ -39,7 +39,8 @@ EXAMPLES = {
            --scales 0.5,1,1.25 --scale-band 8,48 --out runs/tiny/eval-ms   (multi-scale testing)""",
     "predict": """examples:
   mcn predict --checkpoint runs/tiny/best.pt photo1.jpg photo2.png --out predictions/
-  mcn predict --checkpoint runs/tiny/best.pt data/synth/test/*.jpg --out pred --min-score 0.5""",
+  mcn predict --checkpoint runs/tiny/best.pt data/synth/test/*.jpg --out pred --min-score 0.5
+  mcn predict --checkpoint runs/tiny/best.pt scene.jpg --out pred --scales 0.5,1,1.25 --scale-band 8,48""",
     "size": """examples:
   mcn size
   mcn size --num-classes 10 --json sizes.json""",
@@ -340,7 +341,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     stems = set()
     for name in args.images:
         image = load_image(name)
-        prediction = predict_image(model, image, input_size, top_k=args.top_k, device=device)
+        prediction = predict_image(model, image, input_size, top_k=args.top_k, device=device,
+                                   scales=args.scales, scale_band=args.scale_band)
         stem = Path(name).stem
         while stem in stems:  # two inputs with the same name from different folders
             stem += "_"
@@ -352,7 +354,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     write_json(out / "predictions.json", {
         "provenance": provenance(None, None, device, checkpoint=str(args.checkpoint),
                                  variant=state["variant"], input_size=input_size,
-                                 min_score=args.min_score),
+                                 min_score=args.min_score, scales=list(args.scales),
+                                 scale_band=None if args.scale_band is None
+                                 else list(args.scale_band)),
         "classes": classes, "images": records})
     print(f"wrote {out / 'predictions.json'}")
     return 0
@@ -498,6 +502,16 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 
 # =========================================================================== parser
 
+def _add_scale_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scales", type=_numbers, default=(1.0,), metavar="S1,S2,...",
+                   help="multi-scale testing: input sizes as multiples of --input-size, e.g. "
+                        "0.5,1,1.25 (default: 1, single scale)")
+    p.add_argument("--scale-band", type=_numbers, metavar="LOW,HIGH",
+                   help="with --scales: keep from each scale the boxes whose long side in its "
+                        "input pixels is in [LOW, HIGH) (the smallest input keeps all larger, "
+                        "the largest all smaller); default: keep every box")
+
+
 def _add_common_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto)")
     p.add_argument("--threads", type=int, default=None,
@@ -613,13 +627,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-size", type=int, help="network input side (default: the run's)")
     p.add_argument("--batch-size", type=int, default=8, help="images per forward pass (default: 8)")
     p.add_argument("--top-k", type=int, default=100, help="corners kept per type (default: 100)")
-    p.add_argument("--scales", type=_numbers, default=(1.0,), metavar="S1,S2,...",
-                   help="multi-scale testing: input sizes as multiples of --input-size, e.g. "
-                        "0.5,1,1.25 (default: 1, single scale)")
-    p.add_argument("--scale-band", type=_numbers, metavar="LOW,HIGH",
-                   help="with --scales: keep from each scale the boxes whose long side in its "
-                        "input pixels is in [LOW, HIGH) (the smallest input keeps all larger, "
-                        "the largest all smaller); default: keep every box")
+    _add_scale_options(p)
     p.add_argument("--no-coco", action="store_true", help="skip COCO AP")
     _add_common_run_options(p)
 
@@ -631,6 +639,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-score", type=float, default=0.3, help="draw/keep detections with score >= this, 0-1 (default: 0.3)")
     p.add_argument("--input-size", type=int, help="network input side (default: the run's)")
     p.add_argument("--top-k", type=int, default=100, help="corners kept per type (default: 100)")
+    _add_scale_options(p)
     _add_common_run_options(p)
 
     # size

@@ -148,14 +148,8 @@ def detect_dataset(model: torch.nn.Module, dataset: Dataset, classes: Sequence[s
     each scale those whose long side in its input pixels is in ``scale_band`` (None:
     keep all; see :mod:`mcn.multiscale`).
     """
-    scales = multiscale.check_scales(scales)
-    scale_band = multiscale.check_band(scale_band)
-    single = scales == (1.0,)
-    if single and scale_band is not None:
-        raise ValueError(f"scale_band {scale_band} needs multi-scale testing (scales other "
-                         "than (1.0,)); a single scale would ignore it")
-    sizes = [input_size] if single else multiscale.scaled_input_sizes(
-        input_size, scales, getattr(model, "input_multiple", 1))
+    sizes, scale_band = _testing_sizes(model, input_size, scales, scale_band)
+    single = len(sizes) == 1
     found, metas, targets = detect_by_size(
         model, dataset, sizes, device, batch_size, top_k, ae_threshold, num_dets, num_workers,
         progress, soft_nms=single, forward=forward)
@@ -165,24 +159,53 @@ def detect_dataset(model: torch.nn.Module, dataset: Dataset, classes: Sequence[s
             targets_to_tt100k(targets, classes))
 
 
+def _testing_sizes(model: torch.nn.Module, input_size: int, scales: Sequence[float],
+                   scale_band: tuple[float, float] | None
+                   ) -> tuple[list[int], tuple[float, float] | None]:
+    """The input sizes of single- or multi-scale testing, and the checked band."""
+    scales = multiscale.check_scales(scales)
+    scale_band = multiscale.check_band(scale_band)
+    if scales == (1.0,):
+        if scale_band is not None:
+            raise ValueError(f"scale_band {scale_band} needs multi-scale testing (scales "
+                             "other than (1.0,)); a single scale would ignore it")
+        return [input_size], None
+    return (multiscale.scaled_input_sizes(input_size, scales,
+                                          getattr(model, "input_multiple", 1)), scale_band)
+
+
 @torch.no_grad()
 def predict_image(model: MaskCornerNet, image: torch.Tensor, input_size: int | None = None,
                   top_k: int = 100, ae_threshold: float = 0.5, num_dets: int = 100,
-                  device: str | torch.device = "cpu") -> dict[str, Any]:
+                  device: str | torch.device = "cpu", scales: Sequence[float] = (1.0,),
+                  scale_band: tuple[float, float] | None = None) -> dict[str, Any]:
     """Detections of one uint8 RGB image (3, H, W), in its own pixels.
+
+    ``scales``/``scale_band``: multi-scale testing as in :func:`detect_dataset`; the
+    mask then comes from the input size nearest ``input_size``.
 
     Returns {"boxes" (D, 4), "scores" (D,) in [0, 1], "labels" (D,), "mask": int64 (H, W)
     semantic classes (0 background, label + 1 otherwise) or None without a mask module}.
     """
     input_size = input_size or model.input_size
-    x, target = eval_transform(input_size)(image, {"image_id": 0})
+    sizes, scale_band = _testing_sizes(model, input_size, scales, scale_band)
+    mask_size = min(sizes, key=lambda size: abs(size - input_size))
     model.eval()
-    outputs = model(x[None].to(device))
-    meta = target["meta"]
-    det = decode(outputs, k=top_k, ae_threshold=ae_threshold, num_dets=num_dets,
-                 stride=model.stride, letterbox=[meta])[0]
-    det = {k: v.cpu() for k, v in det.items()}
-    det["mask"] = _mask_to_original(outputs["mask"][0], meta) if "mask" in outputs else None
+    found, metas, mask = [], [], None
+    for size in sizes:
+        x, target = eval_transform(size)(image, {"image_id": 0})
+        outputs = model(x[None].to(device))
+        meta = target["meta"]
+        det = decode(outputs, k=top_k, ae_threshold=ae_threshold, num_dets=num_dets,
+                     stride=model.stride, letterbox=[meta],
+                     soft_nms_sigma=0.5 if len(sizes) == 1 else None)[0]
+        found.append([{k: v.cpu() for k, v in det.items()}])
+        metas.append([meta])
+        if size == mask_size and "mask" in outputs:
+            mask = _mask_to_original(outputs["mask"][0], meta)
+    det = found[0][0] if len(sizes) == 1 else multiscale.merge_scales(found, metas, sizes,
+                                                                      scale_band)[0]
+    det["mask"] = mask
     return det
 
 

@@ -107,6 +107,14 @@ def test_synth_train_eval_predict_export(workspace, capsys):
     assert [p["image"] for p in predictions["images"]] == images
     assert predictions["classes"] == ["pn", "pne", "i5"]
     assert all(o["category"] in predictions["classes"] for p in predictions["images"] for o in p["objects"])
+    assert predictions["provenance"]["scales"] == [1.0]
+    status, out, err = run_cli(["predict", "--checkpoint", str(run / "best.pt"), images[0], "--out",
+                                str(workspace / "pred_ms"), "--device", "cpu", "--scales", "1,2",
+                                "--scale-band", "8,48"], capsys)
+    assert status == 0, err
+    predictions = json.loads((workspace / "pred_ms" / "predictions.json").read_text())
+    assert predictions["provenance"]["scales"] == [1.0, 2.0]
+    assert cv2.imread(str(workspace / "pred_ms" / f"{ids[0]}.png")).shape == cv2.imread(images[0]).shape
 
     status, out, err = run_cli(["export", "--checkpoint", str(run / "last.pt"), "--onnx",
                                 str(workspace / "model.onnx")], capsys)

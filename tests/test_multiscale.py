@@ -10,7 +10,7 @@ import torch
 from mcn.data.synthetic import SyntheticSigns
 from mcn.multiscale import (check_band, check_scales, keep_in_band, merge_detections,
                             scaled_input_sizes)
-from mcn.predict import detect_dataset
+from mcn.predict import detect_dataset, predict_image
 
 
 def test_input_sizes_round_to_the_network_multiple():
@@ -121,3 +121,22 @@ def test_a_band_without_scales_is_refused():
     with pytest.raises(ValueError, match="needs multi-scale testing"):
         detect_dataset(_Stub(), scenes, scenes.classes, 128, scale_band=(8, 48),
                        forward=_one_box_at_any_size(3))
+
+
+class _OneBoxModel(_Stub):
+    """A model whose forward pass is ``_one_box_at_any_size`` (no mask module)."""
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        return _one_box_at_any_size(3)(images)
+
+
+@pytest.mark.parametrize("band, expected", [((8, 24), [[8, 8, 40, 40]]),
+                                            ((8, 40), [[4, 4, 20, 20], [8, 8, 40, 40]])])
+def test_predict_image_merges_the_scales_like_detect_dataset(band, expected):
+    image = torch.zeros(3, 128, 128, dtype=torch.uint8)
+    found = predict_image(_OneBoxModel(), image, 128, scales=(1.0, 2.0), scale_band=band)
+    assert sorted(found["boxes"].tolist()) == expected and found["mask"] is None
+    single = predict_image(_OneBoxModel(), image, 128)
+    assert single["boxes"].tolist() == [[8, 8, 40, 40]]
+    with pytest.raises(ValueError, match="needs multi-scale testing"):
+        predict_image(_OneBoxModel(), image, 128, scale_band=band)
