@@ -285,7 +285,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         config, config.seed, device, checkpoint=str(args.checkpoint),
         checkpoint_iteration=int(state["iteration"]), variant=state["variant"],
         data=str(spec), num_images=len(dataset), input_size=input_size, top_k=args.top_k,
-        scales=list(args.scales), scale_band=None if args.scale_band is None else list(args.scale_band))
+        **_scale_record(args))
     out = Path(args.out)
     write_results(out / "results.json", results, record)
     write_metrics(out / "metrics.json", metrics, record)
@@ -354,9 +354,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     write_json(out / "predictions.json", {
         "provenance": provenance(None, None, device, checkpoint=str(args.checkpoint),
                                  variant=state["variant"], input_size=input_size,
-                                 min_score=args.min_score, scales=list(args.scales),
-                                 scale_band=None if args.scale_band is None
-                                 else list(args.scale_band)),
+                                 min_score=args.min_score, **_scale_record(args)),
         "classes": classes, "images": records})
     print(f"wrote {out / 'predictions.json'}")
     return 0
@@ -510,6 +508,12 @@ def _add_scale_options(p: argparse.ArgumentParser) -> None:
                    help="with --scales: keep from each scale the boxes whose long side in its "
                         "input pixels is in [LOW, HIGH) (the smallest input keeps all larger, "
                         "the largest all smaller); default: keep every box")
+
+
+def _scale_record(args: argparse.Namespace) -> dict[str, Any]:
+    """The --scales / --scale-band choice, as provenance fields."""
+    band = None if args.scale_band is None else list(args.scale_band)
+    return {"scales": list(args.scales), "scale_band": band}
 
 
 def _add_common_run_options(p: argparse.ArgumentParser) -> None:

@@ -9,7 +9,7 @@ A small network sees well only objects in a band of sizes *in its input pixels*.
 tiny Mask-CornerNet of this package, trained on 256-pixel scenes, finds signs of
 roughly 8 to 48 input pixels: signs larger than that are found when the scene is shown
 at half size, signs smaller than about 16 pixels when it is enlarged by 1.25 (chapter
-10 measures it). Merging every scale's boxes, as CornerNet does, also merges every
+11 measures it). Merging every scale's boxes, as CornerNet does, also merges every
 scale's false alarms. SNIP (Singh and Davis, CVPR 2018) answers this by trusting each
 scale only for the object sizes it handles well; here that rule is applied at test
 time. From each scale keep the boxes whose long side, in that scale's input pixels,

@@ -90,6 +90,16 @@ class _EvalItems(Dataset):
                    "image_id": image_id, "meta": moved["meta"]}
 
 
+def _decode_to_cpu(model: torch.nn.Module, outputs: dict[str, torch.Tensor],
+                   metas: Sequence[dict[str, Any]], top_k: int, ae_threshold: float,
+                   num_dets: int, soft_nms: bool) -> list[dict[str, torch.Tensor]]:
+    """``decode`` a batch's outputs to original pixels, results moved to the CPU."""
+    detections = decode(outputs, k=top_k, ae_threshold=ae_threshold, num_dets=num_dets,
+                        stride=model.stride, letterbox=list(metas),
+                        soft_nms_sigma=0.5 if soft_nms else None)
+    return [{k: v.cpu() for k, v in d.items()} for d in detections]
+
+
 @torch.no_grad()
 def detect_by_size(model: torch.nn.Module, dataset: Dataset, input_sizes: Sequence[int],
                    device: str | torch.device = "cpu", batch_size: int = 8, top_k: int = 100,
@@ -119,11 +129,10 @@ def detect_by_size(model: torch.nn.Module, dataset: Dataset, input_sizes: Sequen
     for per_size in batches:
         for s, (images, targets) in enumerate(per_size):
             outputs = (forward or model)(images.to(device))
-            detections = decode(outputs, k=top_k, ae_threshold=ae_threshold, num_dets=num_dets,
-                                stride=model.stride, letterbox=[t["meta"] for t in targets],
-                                soft_nms_sigma=0.5 if soft_nms else None)
-            found[s] += [{k: v.cpu() for k, v in d.items()} for d in detections]
-            metas[s] += [t["meta"] for t in targets]
+            batch_metas = [t["meta"] for t in targets]
+            found[s] += _decode_to_cpu(model, outputs, batch_metas, top_k, ae_threshold,
+                                       num_dets, soft_nms)
+            metas[s] += batch_metas
         truth += per_size[0][1]
     return found, metas, truth
 
@@ -196,10 +205,8 @@ def predict_image(model: MaskCornerNet, image: torch.Tensor, input_size: int | N
         x, target = eval_transform(size)(image, {"image_id": 0})
         outputs = model(x[None].to(device))
         meta = target["meta"]
-        det = decode(outputs, k=top_k, ae_threshold=ae_threshold, num_dets=num_dets,
-                     stride=model.stride, letterbox=[meta],
-                     soft_nms_sigma=0.5 if len(sizes) == 1 else None)[0]
-        found.append([{k: v.cpu() for k, v in det.items()}])
+        found.append(_decode_to_cpu(model, outputs, [meta], top_k, ae_threshold, num_dets,
+                                    soft_nms=len(sizes) == 1))
         metas.append([meta])
         if size == mask_size and "mask" in outputs:
             mask = _mask_to_original(outputs["mask"][0], meta)

@@ -49,6 +49,7 @@ def scale_rows(checkpoint: str | os.PathLike,
         seed = synthetic_seeds(config.seed)[1]
     scenes = test_scenes(config, num_images, seed=seed)
     sets = [check_scales(s) for s in scale_sets]
+    bands = [check_band(b) for b in bands]
     sizes_of = {s: scaled_input_sizes(config.eval_size, s, model.input_multiple) for s in sets}
     all_sizes = sorted({size for sizes in sizes_of.values() for size in sizes})
     if progress:
@@ -62,14 +63,13 @@ def scale_rows(checkpoint: str | os.PathLike,
     for scales in sets:
         sizes = sizes_of[scales]
         picked = [all_sizes.index(size) for size in sizes]
+        cost = sum((size / config.eval_size) ** 2 for size in sizes)
         for band in (bands if len(scales) > 1 else [None]):
-            band = check_band(band)
             merged = merge_scales([found[i] for i in picked], [metas[i] for i in picked],
                                   sizes, band)
             results = detections_to_tt100k(merged, ids, classes)
             metrics = tt100k_summary(gt, results, classes, config.eval_minscore,
                                      scenes.image_size / 512)
-            cost = sum((size / config.eval_size) ** 2 for size in sizes)
             rows.append({"scales": list(scales), "band": None if band is None else list(band),
                          "input_sizes": sizes, "relative_cost": round(cost, 3),
                          **flat_row(metrics)})
