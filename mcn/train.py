@@ -488,7 +488,7 @@ def stored_model_config(state: dict[str, Any]) -> ModelConfig | None:
     fields = state.get("model_config")
     if fields is None:
         return None
-    return ModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+    return ModelConfig.from_dict(fields)
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:

@@ -48,7 +48,7 @@ from matplotlib.patches import Rectangle
 from mcn.data.transforms import denormalize, eval_transform
 from mcn.decode import soft_nms, top_corners
 from mcn.nn.corner_pool import DIRECTIONS, corner_pool
-from mcn.nn.ema import EMAU, em_iterations
+from mcn.nn.em_attention import EMAU, em_iterations
 
 __all__ = [
     "ALL_CLASSES",

@@ -34,7 +34,7 @@ def _worker(rank: int, port: int, base: str) -> None:
 
     # EMAU updates its bases inside forward; different data per rank must still leave
     # identical bases, because the layer all-reduces the update.
-    from mcn.nn.ema import EMAU
+    from mcn.nn.em_attention import EMAU
     torch.manual_seed(0)
     layer = EMAU(8, bases=4).train()
     initial = layer.mu.clone()

@@ -1,5 +1,7 @@
 """build_model: every variant x preset, output contract, fusion wiring, errors, sizes."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -203,3 +205,37 @@ def test_config_survives_a_json_round_trip():
     again = ModelConfig(**json.loads(json.dumps(dataclasses.asdict(tiny))))
     assert again == tiny and isinstance(again.dims, tuple)
     assert again.scale(256) == 16 and PRESETS["paper"].scale(256) == 256
+
+
+def test_stem_stride_8_is_the_published_cornernet_squeeze():
+    """The published network: stride 8, 31,732,788 parameters with 42 classes."""
+    squeeze_8 = PRESETS["paper"].replace(stem_stride=8)
+    with torch.device("meta"):
+        published = build_model("cornernet-squeeze", 42, squeeze_8)
+        ours = build_model("cornernet-squeeze", 42, "paper")
+    assert count_parameters(published) == 31_732_788
+    assert count_parameters(ours) == 30_486_068
+    assert published.stride == 8 and published.mask_stride == 4 and published.input_multiple == 128
+
+
+def test_stem_stride_8_map_sizes():
+    config = PRESETS["tiny"].replace(stem_stride=8)
+    model = build_model("mask-cornernet", 3, config).eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 256, 256))
+    assert out["tl_heat"].shape == (1, 3, 32, 32) and out["br_off"].shape == (1, 2, 32, 32)
+    assert out["mask"].shape == (1, 4, 64, 64)
+    with pytest.raises(ValueError, match="multiple of 128"):
+        model(torch.randn(1, 3, 192, 192))
+    with pytest.raises(ValueError, match="stem_stride"):
+        PRESETS["tiny"].replace(stem_stride=16)
+
+
+def test_old_checkpoint_configs_read_with_the_settings_they_were_trained_with():
+    stored = dataclasses.asdict(PRESETS["tiny"])
+    for name in ("ema_lambda", "ema_normalise", "stem_stride"):
+        stored.pop(name)
+    config = ModelConfig.from_dict(stored)
+    assert (config.ema_lambda, config.ema_normalise, config.stem_stride) == (1.0, False, 4)
+    with pytest.raises(ValueError, match="nosuch"):
+        ModelConfig.from_dict({**stored, "nosuch": 1})

@@ -9,7 +9,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from mcn.nn import EMAU, count_parameters, em_iterations, emau_params
+from mcn.nn import EMAU, attention_stats, count_parameters, em_iterations, emau_params
 
 
 def loop_em(x, mu, iters):
@@ -166,3 +166,89 @@ def test_emau_em_runs_in_float32_under_autocast():
         y = emau(torch.randn(1, 8, 4, 4))
     assert z.dtype == torch.float32 and mu.dtype == torch.float32
     assert torch.isfinite(y.float()).all()
+
+
+# --------------------------------------------------------------------- init, lambda, stats
+
+def test_emau_reference_initialisation():
+    torch.manual_seed(0)
+    emau = EMAU(64, bases=8)
+    expected_std = math.sqrt(2.0 / 64)  # 1x1 kernels: n = out channels
+    for conv in (emau.conv1, emau.conv2):
+        assert abs(conv.weight.std().item() - expected_std) < 0.1 * expected_std
+    assert torch.equal(emau.bn.weight, torch.ones(64)) and torch.equal(emau.bn.bias, torch.zeros(64))
+    assert not emau.conv1.weight.requires_grad
+
+
+def test_lambda_one_is_the_reference_and_larger_lambda_sharpens():
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 4, 30, generator=gen, dtype=torch.float64)
+    mu = torch.randn(1, 4, 5, generator=gen, dtype=torch.float64)
+    mu = mu / mu.norm(dim=1, keepdim=True)
+    z1, mu1 = em_iterations(x, mu, 3, lambd=1.0)
+    z_ref, mu_ref = loop_em(x, mu, 3)
+    torch.testing.assert_close(z1, z_ref)
+    torch.testing.assert_close(mu1, mu_ref)
+    # lambda scales the E step's logits: lambda = 4 on x equals lambda = 1 on 4 x for
+    # the first E step, so the responsibilities are sharper.
+    z4, _ = em_iterations(x, mu, 1, lambd=4.0)
+    z_scaled, _ = em_iterations(4.0 * x, mu, 1)
+    torch.testing.assert_close(z4, z_scaled)
+    assert z4.amax(dim=2).mean() > em_iterations(x, mu, 1)[0].amax(dim=2).mean()
+
+
+def test_emau_normalise_makes_attention_scale_free():
+    torch.manual_seed(0)
+    emau = EMAU(8, bases=4, lambd=10.0, normalise=True).eval()
+    x = torch.randn(2, 8, 6, 6)
+    small = emau.em_features(x)
+    assert torch.allclose(small.norm(dim=1), torch.ones(2, 36), atol=1e-4)
+    z_a, _ = emau.attention(x)
+    with torch.no_grad():
+        emau.conv1.weight.mul_(100.0)
+        emau.conv1.bias.mul_(100.0)
+    z_b, _ = emau.attention(x)  # conv1 100x larger: the same directions, the same z
+    torch.testing.assert_close(z_a, z_b, atol=1e-4, rtol=1e-3)
+
+
+def test_emau_rejects_bad_lambda():
+    for bad in (0.0, -1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="lambd"):
+            EMAU(8, lambd=bad)
+
+
+def test_attention_stats_uniform_and_one_hot():
+    uniform = torch.full((2, 10, 4), 0.25)
+    stats = attention_stats(uniform)
+    assert stats["mean_max"] == pytest.approx(0.25)
+    assert stats["entropy"] == pytest.approx(math.log(4)) and stats["max_entropy"] == pytest.approx(math.log(4))
+    assert stats["bases_owning"] == 1.0 and stats["bases"] == 4  # argmax ties go to base 0
+    one_hot = torch.nn.functional.one_hot(torch.tensor([[0, 1, 2, 2, 1], [3, 3, 3, 3, 3]]), 4).float()
+    stats = attention_stats(one_hot)
+    assert stats["mean_max"] == pytest.approx(1.0) and stats["entropy"] == pytest.approx(0.0, abs=1e-6)
+    assert stats["bases_owning"] == pytest.approx((3 + 1) / 2)
+    with pytest.raises(ValueError, match="attention_stats"):
+        attention_stats(torch.rand(3, 4))
+
+
+def test_emau_recovers_planted_clusters():
+    """Positions drawn around K well-separated directions: EM finds one base each."""
+    gen = torch.Generator().manual_seed(0)
+    k, c, per = 4, 16, 50
+    centres = torch.linalg.qr(torch.randn(c, c, generator=gen))[0][:, :k] * 3.0  # orthogonal
+    members = torch.arange(k).repeat_interleave(per)
+    x = centres[:, members] + 0.3 * torch.randn(c, k * per, generator=gen)
+    emau = EMAU(c, bases=k, iters=10, lambd=8.0, normalise=True).eval()
+    with torch.no_grad():  # conv1 as the identity: EM clusters the planted features
+        emau.conv1.weight.copy_(torch.eye(c)[:, :, None, None])
+        emau.conv1.bias.zero_()
+        # start each base from one member of its cluster, as k-means++ would
+        emau.mu.copy_(torch.nn.functional.normalize(x[:, ::per][None], dim=1))
+    z, _ = emau.attention(x.reshape(1, c, k * per, 1))
+    z = z[0]
+    assert z.amax(dim=1).min() >= 0.9  # every member belongs to one base
+    owner = z.argmax(dim=1)
+    for cluster in range(k):  # and each cluster to its own base
+        assert owner[members == cluster].unique().numel() == 1
+    assert owner.unique().numel() == k
+    assert attention_stats(z[None])["bases_owning"] == k

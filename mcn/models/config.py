@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from mcn.nn.stem import STEM_STRIDE
+from mcn.nn.stem import STEM_STRIDE, STEM_STRIDES
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,9 @@ class ModelConfig:
     ema_bases: int = 64  # K, EM attention bases
     ema_iters: int = 3  # T, EM iterations
     ema_momentum: float = 0.9  # moving average of the EM bases
+    ema_lambda: float = 1.0  # the E step's inverse temperature (EMANet's code: 1)
+    ema_normalise: bool = False  # L2-normalise X before the E step (EMANet: no)
+    stem_stride: int = STEM_STRIDE  # 4: Mask-CornerNet's stem; 8: CornerNet-Squeeze's
     channel_multiple: int = 8  # scaled channel counts are rounded to a multiple of this
 
     def __post_init__(self) -> None:
@@ -55,28 +58,43 @@ class ModelConfig:
             )
         if self.width <= 0:
             raise ValueError(f"ModelConfig: width must be > 0, got {self.width}")
+        if self.stem_stride not in STEM_STRIDES:
+            raise ValueError(f"ModelConfig: stem_stride must be 4 or 8, got {self.stem_stride}")
         if self.stacks < 1:
             raise ValueError(f"ModelConfig: stacks must be >= 1, got {self.stacks}")
         if self.input_size <= 0 or self.input_size % self.input_multiple != 0:
             raise ValueError(
                 f"ModelConfig: input_size={self.input_size} must be a positive multiple of "
-                f"{self.input_multiple} (stem stride {STEM_STRIDE} x 2^{len(self.dims) - 1} hourglass halvings)"
+                f"{self.input_multiple} (stem stride {self.stem_stride} x 2^{len(self.dims) - 1} hourglass halvings)"
             )
 
     @property
     def input_multiple(self) -> int:
         """Input sides must be divisible by this: the stem's stride times the hourglass's."""
-        return STEM_STRIDE * 2 ** (len(self.dims) - 1)
+        return self.stem_stride * 2 ** (len(self.dims) - 1)
 
     def scale(self, channels: int) -> int:
         """``channels * width`` rounded to a multiple of ``channel_multiple`` (at least one)."""
         m = self.channel_multiple
         return max(m, int(round(channels * self.width / m)) * m)
 
+    @classmethod
+    def from_dict(cls, fields: dict) -> "ModelConfig":
+        """A config read back from a checkpoint or JSON. Fields that older checkpoints
+        lack take the values those checkpoints were trained with (``LEGACY_FIELDS``)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(fields) - known)
+        if unknown:
+            raise ValueError(f"unknown ModelConfig fields: {', '.join(unknown)}")
+        return cls(**{**LEGACY_FIELDS, **fields})
+
     def replace(self, **changes) -> "ModelConfig":
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
+
+# What checkpoints written before these fields existed were built with.
+LEGACY_FIELDS = {"ema_lambda": 1.0, "ema_normalise": False, "stem_stride": 4}
 
 PAPER = ModelConfig()
 

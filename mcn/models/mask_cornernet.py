@@ -36,7 +36,6 @@ from torch import nn
 
 from mcn.models.config import ModelConfig, Variant, get_preset, get_variant
 from mcn.nn import ConvBN, ConvBNReLU, CornerHeads, CornerPool, Hourglass, MaskModule, Residual, Stem
-from mcn.nn.stem import STEM_STRIDE
 
 
 def fuse_stacks(stack_features: list[torch.Tensor]) -> torch.Tensor:
@@ -46,9 +45,6 @@ def fuse_stacks(stack_features: list[torch.Tensor]) -> torch.Tensor:
 
 class MaskCornerNet(nn.Module):
     """The detector; one class covers all five ablation variants (see ``build_model``)."""
-
-    stride = STEM_STRIDE  # heatmap cells per input pixel side
-    mask_stride = STEM_STRIDE // 2  # the mask is upsampled once from the features
 
     def __init__(self, num_classes: int, config: ModelConfig, variant: Variant) -> None:
         super().__init__()
@@ -62,6 +58,8 @@ class MaskCornerNet(nn.Module):
         self.has_mask = variant.mask
         self.input_size = config.input_size
         self.input_multiple = config.input_multiple
+        self.stride = config.stem_stride  # input pixels per heatmap cell
+        self.mask_stride = config.stem_stride // 2  # the mask is upsampled once from the features
 
         c = config.scale
         dims = [c(d) for d in config.dims]
@@ -69,7 +67,7 @@ class MaskCornerNet(nn.Module):
         sge_groups = config.sge_groups if variant.sge_fire else None
         _check_groups(config, dims, features, variant)
 
-        self.stem = Stem((c(config.stem_channels), dims[0]))
+        self.stem = Stem((c(config.stem_channels), dims[0]), stride=config.stem_stride)
         self.hourglasses = nn.ModuleList(Hourglass(dims, config.modules, sge_groups) for _ in range(stacks))
         self.after_hourglass = nn.ModuleList(ConvBNReLU(dims[0], features, 3) for _ in range(stacks))
         if variant.mask:
@@ -82,6 +80,8 @@ class MaskCornerNet(nn.Module):
                     bases=config.ema_bases,
                     iters=config.ema_iters,
                     momentum=config.ema_momentum,
+                    lambd=config.ema_lambda,
+                    normalise=config.ema_normalise,
                 )
                 for _ in range(stacks)
             )

@@ -6,7 +6,8 @@
 * ``SpatialGroupEnhance``           SGE attention (Li et al. 2019)
 * ``Residual``, ``Stem``            residual block and the stride-4 stem
 * ``Hourglass``                     the recursive fire-module hourglass
-* ``em_iterations``, ``EMAU``       EM attention (Li et al. 2019)
+* ``em_iterations``, ``EMAU``,     EM attention (Li et al. 2019) and how much it attends
+  ``attention_stats``
 * ``MaskModule``                    Mask-CornerNet's segmentation-guided feature gate
 * ``CornerHead``, ``CornerHeads``   heatmap / embedding / offset heads
 
@@ -16,19 +17,20 @@ tests check against the real layers and the book uses to explain where the weigh
 
 from mcn.nn.conv import ConvBN, ConvBNReLU, conv_bn_params, count_parameters
 from mcn.nn.corner_pool import DIRECTIONS, CornerPool, corner_pool, corner_pool_params
-from mcn.nn.ema import EMAU, em_iterations, emau_params
+from mcn.nn.em_attention import EMAU, attention_stats, em_iterations, emau_params
 from mcn.nn.fire import Fire, fire_params
 from mcn.nn.heads import HEATMAP_BIAS, CornerHead, CornerHeads, corner_head_params, corner_heads_params
 from mcn.nn.hourglass import Hourglass, hourglass_params
 from mcn.nn.mask_module import MaskModule, mask_module_params
 from mcn.nn.residual import Residual, residual_params
 from mcn.nn.sge import SpatialGroupEnhance, sge_params
-from mcn.nn.stem import STEM_STRIDE, Stem, stem_params
+from mcn.nn.stem import STEM_STRIDE, STEM_STRIDES, Stem, stem_params
 
 __all__ = [
     "DIRECTIONS",
     "HEATMAP_BIAS",
     "STEM_STRIDE",
+    "STEM_STRIDES",
     "ConvBN",
     "ConvBNReLU",
     "CornerHead",
@@ -47,6 +49,7 @@ __all__ = [
     "corner_pool",
     "corner_pool_params",
     "count_parameters",
+    "attention_stats",
     "em_iterations",
     "emau_params",
     "fire_params",

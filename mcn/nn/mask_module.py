@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mcn.nn.conv import ConvBNReLU, conv_bn_params
-from mcn.nn.ema import EMAU, emau_params
+from mcn.nn.em_attention import EMAU, emau_params
 
 BACKGROUND_PRIOR = 0.99
 
@@ -76,6 +76,8 @@ class MaskModule(nn.Module):
         bases: int = 64,
         iters: int = 3,
         momentum: float = 0.9,
+        lambd: float = 1.0,
+        normalise: bool = False,
     ) -> None:
         super().__init__()
         if channels % groups != 0:
@@ -93,7 +95,8 @@ class MaskModule(nn.Module):
             nn.BatchNorm2d(mask_channels),
             nn.ReLU(inplace=True),
         )
-        self.emau = EMAU(mask_channels, bases=bases, iters=iters, momentum=momentum)
+        self.emau = EMAU(mask_channels, bases=bases, iters=iters, momentum=momentum,
+                         lambd=lambd, normalise=normalise)
         self.classifier = nn.Conv2d(mask_channels, num_classes + 1, 1)
         self.gain = nn.Parameter(torch.ones(1, groups, 1, 1))
         with torch.no_grad():
