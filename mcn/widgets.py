@@ -347,16 +347,17 @@ def em_steps(emau: EMAU, x: torch.Tensor) -> dict[str, torch.Tensor]:
     (mu[0] = the layer's stored bases), z[t] (N, K) their responsibilities, the E step
     that follows them (``em_iterations(X, mu[0], t + 1)``'s z, as in chapter 6), and
     rebuilt[t] = mu[t] z[t]^T (C, N) the features rebuilt from them. The layer itself
-    ends with mu[T] and z[T - 1]. features (C, N) is X = conv1(x), what EM clusters.
+    ends with mu[T] and z[T - 1]. features (C, N) is X = ``emau.em_features(x)``, what EM
+    clusters.
     """
     if x.dim() != 4 or x.shape[0] != 1:
         raise ValueError(f"em_steps: x must be one image (1, C, h, w), got {tuple(x.shape)}")
-    features = emau.conv1(x.to(emau.mu.device)).flatten(2).float()       # (1, C, N)
+    features = emau.em_features(x.to(emau.mu.device))                    # (1, C, N)
     mu_start = emau.mu.float()
     zs, mus = [], [mu_start[0]]
     for t in range(emau.iters + 1):
         # t + 1 iterations: the E step of mu[t], then the M step that gives mu[t + 1].
-        z, mu_next = em_iterations(features, mu_start, t + 1)
+        z, mu_next = em_iterations(features, mu_start, t + 1, emau.lambd)
         zs.append(z[0])
         if t < emau.iters:
             mus.append(mu_next[0])

@@ -155,16 +155,19 @@ def test_run_model_gives_every_stack_and_leaves_the_model_as_it_was(model, datas
 
 
 # --------------------------------------------------------------------------- EM attention
-def test_em_steps_follow_em_iterations_and_end_where_the_layer_ends():
+@pytest.mark.parametrize("lambd, normalise", [(1.0, False), (8.0, True)])
+def test_em_steps_follow_em_iterations_and_end_where_the_layer_ends(lambd, normalise):
     torch.manual_seed(1)
-    emau = EMAU(4, bases=3, iters=3).eval()
+    emau = EMAU(4, bases=3, iters=3, lambd=lambd, normalise=normalise).eval()
     x = torch.randn(1, 4, 5, 6)
     steps = W.em_steps(emau, x)
     features = emau.conv1(x).flatten(2)
+    if normalise:
+        features = torch.nn.functional.normalize(features, dim=1, eps=1e-6)
     torch.testing.assert_close(steps["features"], features[0].detach())
     torch.testing.assert_close(steps["mu"][0], emau.mu[0])
     for t in range(4):
-        z, _ = em_iterations(features.detach(), emau.mu, t + 1)
+        z, _ = em_iterations(features.detach(), emau.mu, t + 1, lambd)
         torch.testing.assert_close(steps["z"][t], z[0])
     z_layer, mu_layer = emau.attention(x)
     torch.testing.assert_close(steps["mu"][3], mu_layer[0])   # the layer's last bases
