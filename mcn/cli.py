@@ -574,14 +574,14 @@ def build_parser() -> argparse.ArgumentParser:
     # train
     p = command("train", "train a detector (one process, or DDP under torchrun)", cmd_train,
                 EXAMPLES["train"])
-    p.add_argument("--preset", default="tiny", choices=["tiny", "paper"],
+    p.add_argument("--preset", default="tiny", choices=["tiny", "book", "paper"],
                    help="training preset (default: tiny)")
     p.add_argument("--data", default="synth", help="synth, tt100k:ROOT or coco:ANN.json[:IMAGE_DIR] (default: synth)")
     p.add_argument("--out", required=True, help="run folder: checkpoints, logs (e.g. runs/NAME)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
     p.add_argument("--variant", help="cornernet-squeeze, cornernet-fusion, cornernet-fire, "
                                      "cornernet-mask or mask-cornernet (default: mask-cornernet)")
-    p.add_argument("--model-preset", choices=["tiny", "paper"], help="model size (default: the preset's)")
+    p.add_argument("--model-preset", choices=["tiny", "book", "paper"], help="model size (default: the preset's)")
     p.add_argument("--width", type=float, help="channel width multiplier (default: the model preset's)")
     p.add_argument("--iters", type=int, help="optimiser steps in total")
     p.add_argument("--batch-size", type=int, help="images per process and micro-batch")

@@ -74,7 +74,7 @@ class TrainConfig:
     preset: str = "paper"
     # model
     variant: str = "mask-cornernet"
-    model_preset: str = "paper"  # mcn.models preset: "paper" or "tiny"
+    model_preset: str = "paper"  # mcn.models preset: "paper", "book" or "tiny"
     model_width: float | None = None  # channel width multiplier (None: the preset's own)
     classes: Any = "type42"  # catalogue name or tuple of category names
     input_size: int = 512  # square training input (multiple of model.input_multiple)
@@ -239,11 +239,26 @@ TINY = TrainConfig(
     eval_minscore=20.0,
 )
 
-PRESETS: dict[str, TrainConfig] = {"paper": PAPER, "tiny": TINY}
+# The book preset: the tiny recipe, run for a couple of CPU-hours on the wider book
+# model (``mcn.models.BOOK``); the figures behind it are in data/results/train_book_synth.json.
+BOOK = dataclasses.replace(
+    TINY,
+    preset="book",
+    model_preset="book",
+    iters=8000,
+    decay_every=7000,
+    train_images=4000,
+    val_images=200,
+    log_every=20,
+    ckpt_every=250,
+    eval_every=1000,
+)
+
+PRESETS: dict[str, TrainConfig] = {"paper": PAPER, "tiny": TINY, "book": BOOK}
 
 
 def get_config(preset: str = "tiny", **overrides: Any) -> TrainConfig:
-    """A copy of preset ``preset`` ("tiny" or "paper") with some fields changed."""
+    """A copy of preset ``preset`` ("tiny", "book" or "paper") with some fields changed."""
     if preset not in PRESETS:
         raise ValueError(f"unknown training preset {preset!r}; valid presets: {', '.join(PRESETS)}")
     known = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -679,6 +694,9 @@ class _Run:
             if len(self.val_set):
                 result = validation_metrics(self.model, self.val_set, self.config, self.classes,
                                             self.device, size_bin_scale(self.spec, self.config))
+                if self.model.has_mask and self.spec.kind == "synth":  # exact masks to compare with
+                    result["mask_module"] = mask_module_summary(self.model, self.val_set, self.config,
+                                                                self.classes, self.device)
                 with open(self.out_dir / "val.jsonl", "a") as f:
                     f.write(json.dumps({"iter": step, **result}) + "\n")
                 if self.best_metric is None or result["map"] > self.best_metric:
@@ -865,6 +883,19 @@ def validation_metrics(model: torch.nn.Module, dataset: Dataset, config: TrainCo
                                  ae_threshold=config.ae_threshold, num_dets=config.num_dets,
                                  forward=forward, scales=scales, scale_band=scale_band)
     return tt100k_summary(gt, results, classes, config.eval_minscore, bin_scale)
+
+
+def mask_module_summary(model: torch.nn.Module, dataset: Dataset, config: TrainConfig,
+                        classes: Sequence[str], device: torch.device) -> dict[str, list[float]]:
+    """Per stack: the EM attention's mean max responsibility and owning bases, the mask's
+    sign-vs-background IoU (``mcn.mask_quality``), rounded for the validation log."""
+    from mcn.mask_quality import mask_module_report
+
+    report = mask_module_report(model, dataset, classes, config.eval_size, device,
+                                batch_size=config.eval_batch_size)
+    return {"attention_mean_max": [round(a["mean_max"], 4) for a in report["attention"]],
+            "bases_owning": [round(a["bases_owning"], 2) for a in report["attention"]],
+            "mask_fg_iou": [round(m["fg_iou"], 4) for m in report["mask"]]}
 
 
 def tt100k_summary(gt: dict, results: dict, classes: Sequence[str], minscore: float,

@@ -152,7 +152,7 @@ def test_forward_sources_reads_each_stack_and_the_sum(variant):
 def test_unknown_variant_and_preset_list_the_valid_names():
     with pytest.raises(ValueError, match="cornernet-squeeze.*mask-cornernet"):
         build_model("cornernet-lite")
-    with pytest.raises(ValueError, match="paper, tiny"):
+    with pytest.raises(ValueError, match="paper, book, tiny"):
         build_model("mask-cornernet", preset="huge")
     with pytest.raises(ValueError, match="num_classes"):
         build_model("mask-cornernet", num_classes=0, preset="tiny")
@@ -181,7 +181,7 @@ def test_config_errors():
 
 def test_size_table_matches_analytic_counts_and_real_models():
     rows = model_size_table()
-    assert len(rows) == 10
+    assert len(rows) == len(VARIANTS) * len(PRESETS)
     assert {(r["variant"], r["preset"]) for r in rows} == {(v, p) for v in VARIANTS for p in PRESETS}
     for row in rows:
         parts = model_params(row["variant"], 42, row["preset"])
@@ -239,3 +239,8 @@ def test_old_checkpoint_configs_read_with_the_settings_they_were_trained_with():
     assert (config.ema_lambda, config.ema_normalise, config.stem_stride) == (1.0, False, 4)
     with pytest.raises(ValueError, match="nosuch"):
         ModelConfig.from_dict({**stored, "nosuch": 1})
+
+
+def test_analytic_size_counts_the_stride_8_stem():
+    config = PRESETS["paper"].replace(stem_stride=8)
+    assert model_params("cornernet-squeeze", 42, config)["total"] == 31_732_788

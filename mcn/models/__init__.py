@@ -5,12 +5,13 @@ ablation variants; ``ModelConfig`` and the ``paper``/``tiny`` presets say how bi
 ``model_size_table()`` lists parameters and megabytes of every variant and preset.
 """
 
-from mcn.models.config import PAPER, PRESETS, TINY, VARIANTS, ModelConfig, Variant, get_preset, get_variant
+from mcn.models.config import BOOK, PAPER, PRESETS, TINY, VARIANTS, ModelConfig, Variant, get_preset, get_variant
 from mcn.models.mask_cornernet import MaskCornerNet, build_model
 from mcn.models.size import model_params, model_size_table
 
 __all__ = [
     "PAPER",
+    "BOOK",
     "PRESETS",
     "TINY",
     "VARIANTS",

@@ -42,8 +42,11 @@ class ModelConfig:
     ema_bases: int = 64  # K, EM attention bases
     ema_iters: int = 3  # T, EM iterations
     ema_momentum: float = 0.9  # moving average of the EM bases
-    ema_lambda: float = 1.0  # the E step's inverse temperature (EMANet's code: 1)
-    ema_normalise: bool = False  # L2-normalise X before the E step (EMANet: no)
+    # The E step compares directions (normalised X) at inverse temperature 30; EMANet's
+    # code is lambda 1 without normalising, which leaves small features' attention
+    # uniform (figures in data/results/em_attention_sweep.json, chapter 6).
+    ema_lambda: float = 30.0  # the paper's lambda, the E step's inverse temperature
+    ema_normalise: bool = True  # L2-normalise X over channels before EM
     stem_stride: int = STEM_STRIDE  # 4: Mask-CornerNet's stem; 8: CornerNet-Squeeze's
     channel_multiple: int = 8  # scaled channel counts are rounded to a multiple of this
 
@@ -102,7 +105,7 @@ PAPER = ModelConfig()
 # mask). It keeps every piece of the architecture (two stacks, four hourglass levels,
 # all 2-2-2-2-4 fire modules, both corner pools, the mask module with EM attention),
 # only thinner: hourglass 16-16-24-24-32 channels, features and heads 16, corner-pool
-# branches 8, stem 8, mask module 8 channels with 8 EM bases. Groups of 4 give 4 to 8
+# branches 8, stem 8, mask module 16 channels with 8 EM bases. Groups of 4 give 4 to 8
 # channels per SGE / mask group.
 # Why: the goal is a model that learns synthetic 256-pixel scenes from scratch in about
 # ten CPU-minutes, i.e. a training step of batch 8 well under a second on 2 cores. The
@@ -117,14 +120,27 @@ TINY = ModelConfig(
     width=0.0625,
     sge_groups=4,
     mask_groups=4,
+    mask_channels=256,  # 16 at this width: with 8 the EM attention stays near uniform
     ema_bases=8,
 )
 
-PRESETS: dict[str, ModelConfig] = {"paper": PAPER, "tiny": TINY}
+# The book preset: twice the tiny width (hourglass 32-32-48-48-64, features 32), the
+# same 256-pixel inputs, for runs of a couple of CPU-hours. Groups of 8 keep 4 to 8
+# channels per SGE / mask group.
+BOOK = ModelConfig(
+    input_size=256,
+    width=0.125,
+    sge_groups=8,
+    mask_groups=8,
+    mask_channels=128,  # 16 at this width, as in the tiny preset
+    ema_bases=8,
+)
+
+PRESETS: dict[str, ModelConfig] = {"paper": PAPER, "book": BOOK, "tiny": TINY}
 
 
 def get_preset(name: str) -> ModelConfig:
-    """The ``ModelConfig`` of preset ``name`` (paper or tiny)."""
+    """The ``ModelConfig`` of preset ``name`` (paper, book or tiny)."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
     return PRESETS[name]

@@ -42,7 +42,7 @@ def model_params(variant: str, num_classes: int = 42, preset: str | ModelConfig 
     feat, stacks = c(config.feature_channels), config.stacks
     sge = config.sge_groups if flags.sge_fire else None
     parts = {
-        "stem": stem_params((c(config.stem_channels), dims[0])),
+        "stem": stem_params((c(config.stem_channels), dims[0]), stride=config.stem_stride),
         "hourglasses": stacks * hourglass_params(dims, config.modules, sge),
         "after_hourglass": stacks * conv_bn_params(dims[0], feat, 3),
         "mask_modules": stacks * mask_module_params(feat, num_classes, c(config.mask_channels), config.mask_groups)
