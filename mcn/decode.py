@@ -33,6 +33,7 @@ from typing import Any, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
+from mcn.boxes import box_iou
 from mcn.classes import resolve_classes
 
 __all__ = [
@@ -40,7 +41,6 @@ __all__ = [
     "top_corners",
     "pair_corners",
     "to_original",
-    "box_iou",
     "soft_nms",
     "decode",
     "detections_to_tt100k",
@@ -164,20 +164,6 @@ def to_original(boxes: torch.Tensor, letterbox: Mapping[str, Any]) -> torch.Tens
     limit = boxes.new_tensor([orig_w, orig_h, orig_w, orig_h])
     mapped = (boxes - pad) / scale
     return torch.minimum(mapped.clamp(min=0), limit)
-
-
-def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """IoU of every box in ``a`` (N, 4) with every box in ``b`` (M, 4) -> (N, M).
-
-    Plain areas (no +1 pixel), as TT100K's evaluation counts them; 0 for empty boxes.
-    """
-    area_a = (a[:, 2] - a[:, 0]).clamp(min=0) * (a[:, 3] - a[:, 1]).clamp(min=0)
-    area_b = (b[:, 2] - b[:, 0]).clamp(min=0) * (b[:, 3] - b[:, 1]).clamp(min=0)
-    top_left = torch.maximum(a[:, None, :2], b[None, :, :2])
-    bottom_right = torch.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = (bottom_right - top_left).clamp(min=0).prod(dim=2)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return torch.where(union > 0, inter / union.clamp(min=1e-12), torch.zeros_like(inter))
 
 
 def soft_nms(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor,

@@ -55,7 +55,8 @@ from typing import Any, Mapping, NamedTuple, Sequence, Union
 
 import numpy as np
 
-from mcn.classes import TYPE45, resolve_classes
+from mcn.boxes import box_iou, long_side
+from mcn.classes import SIZE_BINS, TYPE45, resolve_classes
 from mcn.provenance import provenance as make_provenance
 from mcn.provenance import write_json
 
@@ -64,11 +65,7 @@ Annotations = Union[str, os.PathLike, Mapping[str, Any]]
 
 #: The official size bins of TT100K (long side in pixels of a 2048 x 2048 image).
 OFFICIAL_SIZE_BINS: dict[str, tuple[float, float]] = {
-    "all": (0.0, 400.0),
-    "small": (0.0, 32.0),
-    "medium": (32.0, 96.0),
-    "large": (96.0, 400.0),
-}
+    "all": (SIZE_BINS["small"][0], SIZE_BINS["large"][1]), **SIZE_BINS}
 
 _BOX_KEYS = ("xmin", "ymin", "xmax", "ymax")
 
@@ -253,25 +250,6 @@ def tt100k_objects(
 # --------------------------------------------------------------------------------------
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box in ``a`` (N, 4) with every box in ``b`` (M, 4) -> (N, M).
-
-    Boxes are xmin, ymin, xmax, ymax; areas are plain products (no +1 pixel), as in the
-    TT100K code. Two empty boxes have IoU 0 rather than 0/0.
-    """
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.maximum(w, 0.0) * np.maximum(h, 0.0)
-    union = (area_a[:, None] + area_b[None, :]) - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-
-
-def _long_side(boxes: np.ndarray) -> np.ndarray:
-    return np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-
-
 @dataclass
 class _Problem:
     """Everything the counts need, flattened over images (G ground truths, D detections).
@@ -309,9 +287,9 @@ def _build_problem(parsed: _Parsed, types: tuple[str, ...], iou: float) -> _Prob
         pair_gt.append(gi[order] + gt_offset)
         pair_det.append(di[order] + det_offset)
         gt_class.append(g_cls)
-        gt_size.append(_long_side(gt.boxes))
+        gt_size.append(long_side(gt.boxes))
         det_class.append(d_cls)
-        det_size.append(_long_side(det.boxes))
+        det_size.append(long_side(det.boxes))
         det_score.append(det.scores)
         gt_offset += len(g_cls)
         det_offset += len(d_cls)

@@ -50,7 +50,7 @@ from torch.utils.data import DataLoader, Dataset
 from mcn import distributed
 from mcn.checkpoint import (CheckpointError, check_compatible, load_checkpoint, rng_state,
                             save_checkpoint, set_rng_state)
-from mcn.classes import BY_FREQUENCY, TYPE42, resolve_classes
+from mcn.classes import parse_classes, resolve_classes, top_classes  # noqa: F401 (re-exported)
 from mcn.data.collate import collate
 from mcn.data.transforms import eval_transform, item_rng, train_transform
 from mcn.losses import LossWeights, detection_loss
@@ -159,25 +159,6 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown TrainConfig fields: {', '.join(unknown)}")
         return cls(**d)
-
-
-def top_classes(n: int) -> tuple[str, ...]:
-    """The ``n`` most frequent TT100K classes of type42 (REFERENCE.md section 8)."""
-    ranked = [c for c in BY_FREQUENCY if c in TYPE42]
-    if not 1 <= n <= len(ranked):
-        raise ValueError(f"top{n}: choose between 1 and {len(ranked)} classes")
-    return tuple(ranked[:n])
-
-
-def parse_classes(spec: str | Sequence[str]) -> str | tuple[str, ...]:
-    """"type42", "type45", "topN" (N most frequent) or "a,b,c" -> a classes value."""
-    if not isinstance(spec, str):
-        return tuple(resolve_classes(spec))
-    if spec in ("type42", "type45"):
-        return spec
-    if spec.startswith("top") and spec[3:].isdigit():
-        return top_classes(int(spec[3:]))
-    return tuple(resolve_classes([s.strip() for s in spec.split(",") if s.strip()]))
 
 
 # The paper's setting: batch 13, 512 input, Adam 2.5e-4, x0.1 at 180k iterations.

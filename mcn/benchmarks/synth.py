@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 import torch
 
+from mcn.boxes import long_side
 from mcn.data import signs
 from mcn.data.synthetic import REFERENCE_SIZE, SIZE_BINS, SyntheticSigns
 from mcn.provenance import provenance, write_json
@@ -43,7 +44,7 @@ def measure(image_size: int, num_images: int, seed: int = 0,
         _, target = dataset[index]
         boxes = target["boxes"]
         counts.append(len(boxes))
-        long_sides.append(torch.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]))
+        long_sides.append(long_side(boxes))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     sides = torch.cat(long_sides).numpy() * REFERENCE_SIZE / image_size
     edges = [lo for _, lo, _ in SIZE_BINS[1:]]

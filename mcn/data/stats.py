@@ -21,11 +21,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from mcn.classes import resolve_classes
-
-#: The TT100K size bins on the long side, half-open [low, high) pixels.
-SIZE_BINS: dict[str, tuple[float, float]] = {
-    "small": (0.0, 32.0), "medium": (32.0, 96.0), "large": (96.0, 400.0)}
+from mcn.classes import SIZE_BINS, resolve_classes
 _COLUMNS = ["image_id", "category", "x1", "y1", "x2", "y2"]
 
 

@@ -36,11 +36,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from mcn.classes import BY_FREQUENCY, resolve_classes
+from mcn.classes import BY_FREQUENCY, SIZE_BINS as TT100K_SIZE_BINS, SIZE_SHARES, resolve_classes
 from mcn.data import scenes, signs
 
-#: TT100K long-side bins at 512 x 512: (fraction, low px, high px), REFERENCE.md 8.
-SIZE_BINS = ((0.379, 10.0, 32.0), (0.522, 32.0, 96.0), (0.099, 96.0, 400.0))
+#: The smallest long side sampled at 512 x 512 (TT100K's small bin starts at 0).
+SMALLEST_SIGN = 10.0
+#: TT100K's long-side mix at 512 x 512: (fraction, low px, high px) per size bin.
+SIZE_BINS = tuple((SIZE_SHARES[name], max(low, SMALLEST_SIGN), high)
+                  for name, (low, high) in TT100K_SIZE_BINS.items())
 #: The image side at which ``SIZE_BINS`` hold; other sizes scale the pixel bounds.
 REFERENCE_SIZE = 512
 #: Smallest sign drawn, in pixels, whatever the image size (smaller is invisible).
