@@ -35,12 +35,12 @@ import torch.nn.functional as F
 
 from mcn.boxes import box_iou
 from mcn.classes import resolve_classes
+from mcn.data.geometry import LetterboxMeta
 
 __all__ = [
     "local_max",
     "top_corners",
     "pair_corners",
-    "to_original",
     "soft_nms",
     "decode",
     "detections_to_tt100k",
@@ -140,32 +140,6 @@ def pair_corners(tl: Mapping[str, torch.Tensor], br: Mapping[str, torch.Tensor],
     return boxes, best, tl["labels"].gather(1, tl_i)
 
 
-def _check_letterbox(meta: Any, where: str) -> tuple[float, float, float, float, float]:
-    try:
-        scale = float(meta["scale"])
-        left, top = (float(v) for v in meta["pad"])
-        orig_h, orig_w = (float(v) for v in meta["orig_size"])
-    except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"{where} must be a dict with 'scale', 'pad' (left, top) and "
-                         f"'orig_size' (H, W); got {meta!r}") from err
-    if scale <= 0:
-        raise ValueError(f"{where}['scale'] must be > 0, got {scale}")
-    return scale, left, top, orig_h, orig_w
-
-
-def to_original(boxes: torch.Tensor, letterbox: Mapping[str, Any]) -> torch.Tensor:
-    """Map boxes (N, 4) from input pixels back to the original image, clipped to it.
-
-    ``letterbox`` = {"scale": input px per original px, "pad": (left, top) input px,
-    "orig_size": (H, W)}; original = (input - pad) / scale.
-    """
-    scale, left, top, orig_h, orig_w = _check_letterbox(letterbox, "letterbox")
-    pad = boxes.new_tensor([left, top, left, top])
-    limit = boxes.new_tensor([orig_w, orig_h, orig_w, orig_h])
-    mapped = (boxes - pad) / scale
-    return torch.minimum(mapped.clamp(min=0), limit)
-
-
 def soft_nms(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor,
              sigma: float = 0.5, score_threshold: float = 0.001
              ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -254,7 +228,7 @@ def decode(outputs: Mapping[str, torch.Tensor], k: int = 100, ae_threshold: floa
         real = scores[i] >= 0
         img_boxes, img_scores, img_labels = boxes[i][real], scores[i][real], labels[i][real]
         if letterbox is not None:
-            img_boxes = to_original(img_boxes, letterbox[i])
+            img_boxes = LetterboxMeta.from_dict(letterbox[i]).boxes_to_original(img_boxes)
             has_area = (img_boxes[:, 2] > img_boxes[:, 0]) & (img_boxes[:, 3] > img_boxes[:, 1])
             img_boxes, img_scores, img_labels = (img_boxes[has_area], img_scores[has_area],
                                                  img_labels[has_area])
@@ -327,7 +301,7 @@ def targets_to_tt100k(targets: Sequence[Mapping[str, Any]],
         image_id = image_id.item() if torch.is_tensor(image_id) else image_id
         boxes = torch.as_tensor(target["boxes"], dtype=torch.float32).reshape(-1, 4)
         if letterbox is not None:
-            boxes = to_original(boxes, letterbox[i])
+            boxes = LetterboxMeta.from_dict(letterbox[i]).boxes_to_original(boxes)
         labels = torch.as_tensor(target["labels"]).reshape(-1).tolist()
         objects = [{"bbox": _bbox(box), "category": _label_name(names, int(label),
                                                                 f"targets[{i}]")}

@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 from mcn import multiscale
 from mcn.checkpoint import CheckpointError, load_checkpoint
 from mcn.data.collate import collate
+from mcn.data.geometry import LetterboxMeta
 from mcn.data.transforms import eval_transform
 from mcn.decode import decode, detections_to_tt100k, targets_to_tt100k
 from mcn.models import MaskCornerNet, build_model
@@ -209,26 +210,12 @@ def predict_image(model: MaskCornerNet, image: torch.Tensor, input_size: int | N
                                     soft_nms=len(sizes) == 1))
         metas.append([meta])
         if size == mask_size and "mask" in outputs:
-            mask = _mask_to_original(outputs["mask"][0], meta)
+            classes = outputs["mask"][0].float().argmax(0)  # (h, w) at the mask's stride
+            mask = LetterboxMeta.from_dict(meta).mask_to_original(classes, model.mask_stride)
     det = found[0][0] if len(sizes) == 1 else multiscale.merge_scales(found, metas, sizes,
                                                                       scale_band)[0]
     det["mask"] = mask
     return det
-
-
-def _mask_to_original(logits: torch.Tensor, meta: dict[str, Any]) -> torch.Tensor:
-    """Mask logits (C+1, h, w) at the input's stride 2 -> class map (H, W) of the original."""
-    classes = logits.float().argmax(0).to(torch.uint8).cpu().numpy()  # (h, w)
-    side = classes.shape[0] * 2  # input pixels: the mask has stride 2
-    full = cv2.resize(classes, (classes.shape[1] * 2, side), interpolation=cv2.INTER_NEAREST)
-    height, width = (int(v) for v in meta["orig_size"])
-    scale, (left, top) = float(meta["scale"]), meta["pad"]
-    # The letterboxed image occupies [top, top + H*scale) x [left, left + W*scale).
-    x0, y0 = int(round(left)), int(round(top))
-    x1, y1 = x0 + int(round(width * scale)), y0 + int(round(height * scale))
-    crop = full[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)]
-    back = cv2.resize(crop, (width, height), interpolation=cv2.INTER_NEAREST)
-    return torch.from_numpy(back.astype(np.int64))
 
 
 def _colour(label: int) -> tuple[int, int, int]:

@@ -52,7 +52,8 @@ from mcn.checkpoint import (CheckpointError, check_compatible, load_checkpoint, 
                             save_checkpoint, set_rng_state)
 from mcn.classes import parse_classes, resolve_classes, top_classes  # noqa: F401 (re-exported)
 from mcn.data.collate import collate
-from mcn.data.transforms import eval_transform, item_rng, train_transform
+from mcn.data.rng import item_rng
+from mcn.data.transforms import eval_transform, train_transform
 from mcn.losses import LossWeights, detection_loss
 from mcn.models import ModelConfig, build_model, get_preset
 from mcn.provenance import provenance, write_json

@@ -18,8 +18,8 @@ from mcn.decode import (
     local_max,
     soft_nms,
     targets_to_tt100k,
-    to_original,
 )
+from mcn.data.geometry import LetterboxMeta
 from mcn.targets import build_targets
 
 STRIDE = 4
@@ -242,7 +242,7 @@ def test_to_original_undoes_the_letterbox_and_clips():
     boxes = torch.tensor([[100.0, 228.0, 140.0, 268.0],   # inside
                           [-4.0, 120.0, 20.0, 140.0],     # reaches into padding
                           [500.0, 370.0, 520.0, 400.0]])  # past the bottom/right
-    mapped = to_original(boxes, LETTERBOX)
+    mapped = LetterboxMeta.from_dict(LETTERBOX).boxes_to_original(boxes)
     # (x - 0) / 0.25, (y - 128) / 0.25, then clipped to 2048 x 1024.
     assert torch.allclose(mapped, torch.tensor([[400.0, 400.0, 560.0, 560.0],
                                                 [0.0, 0.0, 80.0, 48.0],

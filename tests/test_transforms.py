@@ -7,10 +7,12 @@ import pytest
 import torch
 
 from mcn.data.collate import collate
+from mcn.data.colour import EIGVAL, EIGVEC, ColorJitter, Lighting
+from mcn.data.geometry import LetterboxMeta, masks_to_boxes, warp
+from mcn.data.rng import item_rng
 from mcn.data.transforms import (
-    EIGVAL, EIGVEC, MEAN, STD, ColorJitter, HorizontalFlip, Letterbox, Lighting,
-    PadToMultiple, RandomCrop, TransformedDataset, denormalize, eval_transform, item_rng,
-    map_boxes_to_original, masks_to_boxes, normalize, train_transform, warp,
+    MEAN, STD, HorizontalFlip, Letterbox, PadToMultiple, RandomCrop, TransformedDataset,
+    denormalize, eval_transform, normalize, train_transform,
 )
 
 COLOURS = [(250, 30, 30), (30, 250, 30), (30, 30, 250)]
@@ -77,7 +79,7 @@ def test_letterbox_meta_by_hand_and_boxes_map_back():
     assert t["meta"] == {"scale": 0.4, "pad": (0.0, 8.0), "orig_size": (120, 160)}
     _check_consistent(out, t)
     assert out[:, :7].max() == 0 and out[:, 57:].max() == 0  # the black bands
-    back = map_boxes_to_original(t["boxes"], t["meta"])
+    back = LetterboxMeta.from_dict(t["meta"]).boxes_to_original(t["boxes"])
     # A pixel of the input covers 1 / scale = 2.5 original pixels.
     assert (back - target["boxes"]).abs().max() <= 2.5
     # Ignore regions are mapped exactly: 0.4 * (130, 5, 150, 25) + (0, 8).
@@ -109,7 +111,7 @@ def test_random_crop_keeps_boxes_tight_and_meta_consistent(seed):
     _check_consistent(out, t)
     assert 1 / 1.3 <= t["meta"]["scale"] <= 1 / 0.6
     # Whole objects that stay inside the crop map back onto their original box.
-    back = map_boxes_to_original(t["boxes"], t["meta"])
+    back = LetterboxMeta.from_dict(t["meta"]).boxes_to_original(t["boxes"])
     tolerance = 1 / t["meta"]["scale"] + 1e-4
     for box, orig_box, label in zip(t["boxes"], back, t["labels"]):
         if box[0] > 0 and box[1] > 0 and box[2] < 96 and box[3] < 96:
