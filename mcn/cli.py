@@ -253,7 +253,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     from mcn.distributed import resolve_device
     from mcn.evaluate import evaluate_all, plot_pr_curves, size_bins, write_metrics, write_results
-    from mcn.predict import detect_dataset, load_model
+    from mcn.checkpoint import load_model
+    from mcn.inference import detect_dataset
     from mcn.provenance import provenance
     from mcn.train import TrainConfig, _Subset, parse_data_spec, size_bin_scale
 
@@ -323,9 +324,12 @@ def _curve(d: dict[str, Any]):
 def cmd_predict(args: argparse.Namespace) -> int:
     import torch
 
-    from mcn.data.tt100k import load_image
+    from mcn.checkpoint import load_model
+    from mcn.data.images import load_image
+    from mcn.data.tt100k_format import prediction_record
     from mcn.distributed import resolve_device
-    from mcn.predict import draw_prediction, load_model, predict_image, prediction_record, write_png
+    from mcn.inference import predict_image
+    from mcn.viz.draw import draw_prediction, write_png
     from mcn.provenance import provenance, write_json
 
     if args.threads:
@@ -425,7 +429,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from mcn.export import export_onnx
-    from mcn.predict import load_model
+    from mcn.checkpoint import load_model
 
     model, state = load_model(args.checkpoint, "cpu")
     input_size = args.input_size or _run_eval_size(state) or model.input_size

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mcn.models import HEAD_KEYS
+
 # The module itself (``mcn.nn.corner_pool`` the attribute is the function of that name).
 corner_pool_module = importlib.import_module("mcn.nn.corner_pool")
 _ORIGINAL_CORNER_POOL = corner_pool_module.corner_pool
@@ -83,8 +85,7 @@ def export_friendly() -> Iterator[None]:
 
 def output_names(model: torch.nn.Module) -> list[str]:
     """The eval-mode output keys in a fixed order (mask last, when there is one)."""
-    names = ["tl_heat", "br_heat", "tl_emb", "br_emb", "tl_off", "br_off"]
-    return names + (["mask"] if getattr(model, "has_mask", False) else [])
+    return list(HEAD_KEYS) + (["mask"] if getattr(model, "has_mask", False) else [])
 
 
 class _TupleOutputs(torch.nn.Module):

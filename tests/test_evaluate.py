@@ -14,9 +14,9 @@ import random
 import numpy as np
 import pytest
 
+from mcn.boxes import box_iou
 from mcn.evaluate import (
     PRCurve,
-    box_iou,
     coco_eval,
     evaluate_all,
     plot_pr_curves,

@@ -16,7 +16,8 @@ from matplotlib.figure import Figure
 
 from mcn import widgets as W
 from mcn.data import SyntheticSigns
-from mcn.decode import decode, pair_corners, top_corners
+from mcn.corners import pair_corners, top_corners
+from mcn.decode import decode
 from mcn.models import build_model
 from mcn.nn import EMAU, corner_pool, em_iterations
 

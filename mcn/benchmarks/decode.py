@@ -23,6 +23,7 @@ import torch
 
 from mcn.benchmarks.forward import time_call
 from mcn.decode import decode
+from mcn.models import HEAD_KEYS
 from mcn.provenance import provenance, write_json
 from mcn.targets import build_targets
 
@@ -40,17 +41,14 @@ def random_outputs(num_classes: int = 42, side: int = 128, seed: int = 0,
                    device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
     """Eval-mode outputs with random logits (biased low, like a trained heatmap)."""
     gen = torch.Generator().manual_seed(seed)
-
-    def rand(*shape, scale=1.0, shift=0.0):
-        return (torch.randn(*shape, generator=gen) * scale + shift).to(device)
-
-    return {
-        "tl_heat": rand(1, num_classes, side, side, scale=2.0, shift=-6.0),
-        "br_heat": rand(1, num_classes, side, side, scale=2.0, shift=-6.0),
-        "tl_emb": rand(1, 1, side, side), "br_emb": rand(1, 1, side, side),
-        "tl_off": rand(1, 2, side, side, scale=0.3, shift=0.5),
-        "br_off": rand(1, 2, side, side, scale=0.3, shift=0.5),
-    }
+    # Per kind of map: (channels, spread, centre) of the random values.
+    kinds = {"heat": (num_classes, 2.0, -6.0), "emb": (1, 1.0, 0.0), "off": (2, 0.3, 0.5)}
+    outputs = {}
+    for key in HEAD_KEYS:
+        channels, scale, shift = kinds[key.split("_")[1]]
+        values = torch.randn(1, channels, side, side, generator=gen) * scale + shift
+        outputs[key] = values.to(device)
+    return outputs
 
 
 def random_targets(num_images: int, num_objects: int, side: int = 512, num_classes: int = 42,

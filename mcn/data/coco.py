@@ -33,7 +33,8 @@ import torch
 from torch.utils.data import Dataset
 
 from mcn.classes import resolve_classes
-from mcn.data.tt100k import _dataset_classes, _progress, load_image, make_target, object_mask, read_json, save_image
+from mcn.data.images import load_image, save_image
+from mcn.data.tt100k import classes_of, make_target, object_mask, progress_bar, read_json
 
 
 # --------------------------------------------------------------------------------------
@@ -71,7 +72,7 @@ def to_coco(dataset: Any, classes: str | Sequence[str] | None = None,
         raise ValueError(f"image_format should be 'jpg' or 'png', got {image_format!r}")
     if image_dir is not None:
         Path(image_dir).mkdir(parents=True, exist_ok=True)
-    names = _dataset_classes(dataset, classes)
+    names = classes_of(dataset, classes)
     coco: dict[str, Any] = {
         "info": {"description": "exported by mcn.data.coco",
                  "date_created": _dt.date.today().isoformat()},
@@ -81,7 +82,7 @@ def to_coco(dataset: Any, classes: str | Sequence[str] | None = None,
                        for i, n in enumerate(names)],
     }
     seen: set[int] = set()
-    for index in _progress(range(len(dataset)), progress, "COCO export"):
+    for index in progress_bar(range(len(dataset)), progress, "COCO export"):
         image, target = dataset[index]
         coco_id = _coco_image_id(target.get("image_id", index), index)
         if coco_id in seen:

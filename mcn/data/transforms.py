@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 

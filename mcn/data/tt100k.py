@@ -46,6 +46,8 @@ import torch
 from torch.utils.data import Dataset
 
 from mcn.classes import resolve_classes
+from mcn.data.images import load_image, save_image
+from mcn.data.tt100k_format import tt100k_objects
 
 ANNOTATION_FILE = "annotations.json"
 IDS_FILE = "ids.txt"
@@ -247,39 +249,6 @@ def object_mask(box: Sequence[float], polygon: np.ndarray | None, ellipse: tuple
     return mask
 
 
-def load_image(path: str | os.PathLike, image_id: Any = None) -> torch.Tensor:
-    """Read an image file as an RGB uint8 tensor (3, H, W); errors name the file and id."""
-    path = Path(path)
-    label = f" (image id {image_id})" if image_id is not None else ""
-    if not path.is_file():
-        raise FileNotFoundError(f"image file {path}{label} not found")
-    # imdecode of the raw bytes also works for non-ASCII paths, unlike cv2.imread.
-    data = np.fromfile(str(path), dtype=np.uint8)
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if bgr is None:
-        raise ValueError(f"image file {path}{label} could not be decoded (corrupt or not an "
-                         f"image)")
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))
-
-
-def save_image(path: str | os.PathLike, image: torch.Tensor, jpeg_quality: int = 95) -> Path:
-    """Write an RGB uint8 image (3, H, W); the suffix (.jpg, .png) picks the codec."""
-    path = Path(path)
-    if image.dtype != torch.uint8 or image.dim() != 3 or image.shape[0] != 3:
-        raise TypeError(f"{path}: expected a uint8 RGB image (3, H, W), got {image.dtype} "
-                        f"{tuple(image.shape)} (write the dataset before normalisation)")
-    bgr = cv2.cvtColor(np.ascontiguousarray(image.cpu().permute(1, 2, 0).numpy()),
-                       cv2.COLOR_RGB2BGR)
-    is_jpeg = path.suffix.lower() in (".jpg", ".jpeg")
-    params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if is_jpeg else []
-    ok, data = cv2.imencode(path.suffix, bgr, params)
-    if not ok:
-        raise ValueError(f"OpenCV could not encode {path} (suffix {path.suffix!r})")
-    data.tofile(str(path))  # tofile, like fromfile in load_image, copes with any path
-    return path
-
-
 # --------------------------------------------------------------------------------------
 # The dataset
 # --------------------------------------------------------------------------------------
@@ -443,45 +412,21 @@ def mask_polygon(mask: np.ndarray | torch.Tensor) -> list[list[float]] | None:
     return points.tolist()
 
 
-def target_objects(target: dict[str, Any], classes: Sequence[str],
-                   polygons: bool = True) -> list[dict]:
-    """The objects of a dataset target in TT100K form (category, bbox, polygon)."""
-    boxes = torch.as_tensor(target["boxes"]).reshape(-1, 4).tolist()
-    labels = torch.as_tensor(target["labels"]).reshape(-1).tolist()
-    masks = target.get("masks") if polygons else None
-    objects = []
-    for i, (box, label) in enumerate(zip(boxes, labels)):
-        if not 0 <= label < len(classes):
-            raise ValueError(f"label {label} of image {target.get('image_id')} is outside the "
-                             f"{len(classes)} classes")
-        obj = {"category": classes[label],
-               "bbox": dict(zip(("xmin", "ymin", "xmax", "ymax"), map(float, box)))}
-        if masks is not None:
-            polygon = mask_polygon(masks[i].cpu().numpy())
-            if polygon is not None:
-                obj["polygon"] = polygon
-        objects.append(obj)
+def target_objects(target: dict[str, Any], classes: Sequence[str]) -> list[dict]:
+    """The objects of a dataset target in TT100K form, each mask's outline as "polygon"."""
+    objects = tt100k_objects(torch.as_tensor(target["boxes"]).reshape(-1, 4),
+                             torch.as_tensor(target["labels"]).reshape(-1), tuple(classes),
+                             where=f"image {target.get('image_id')}: ")["objects"]
+    masks = target.get("masks")
+    for i, obj in enumerate(objects if masks is not None else []):
+        polygon = mask_polygon(masks[i].cpu().numpy())
+        if polygon is not None:
+            obj["polygon"] = polygon
     return objects
 
 
-def to_tt100k_json(dataset: Any, classes: str | Sequence[str] | None = None,
-                   polygons: bool = False, split: str = "") -> dict:
-    """Any dataset's ground truth in TT100K JSON form, e.g. for ``tt100k_eval``.
-
-    Iterates the dataset (so its images are produced or decoded). ``classes`` defaults
-    to ``dataset.classes``; ``split`` only prefixes the recorded image paths.
-    """
-    names = _dataset_classes(dataset, classes)
-    imgs = {}
-    for index in range(len(dataset)):
-        _, target = dataset[index]
-        key = str(target.get("image_id", index))
-        imgs[key] = {"path": f"{split}/{key}.jpg" if split else f"{key}.jpg",
-                     "id": _image_id(key), "objects": target_objects(target, names, polygons)}
-    return {"types": list(names), "imgs": imgs}
-
-
-def _dataset_classes(dataset: Any, classes: str | Sequence[str] | None) -> tuple[str, ...]:
+def classes_of(dataset: Any, classes: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``classes`` resolved, or by default the dataset's own ``.classes``."""
     if classes is not None:
         return resolve_classes(classes)
     if hasattr(dataset, "classes"):
@@ -512,7 +457,7 @@ def write_tt100k(dataset: Any, out_dir: str | os.PathLike, split: str = "train",
     """
     if not _SAFE_ID.match(split):
         raise ValueError(f"split name {split!r} should be a plain folder name")
-    names = _dataset_classes(dataset, classes)
+    names = classes_of(dataset, classes)
     out_dir = Path(out_dir)
     annotation_path, ids_path = out_dir / ANNOTATION_FILE, out_dir / split / IDS_FILE
     annotations = (read_annotations(annotation_path) if annotation_path.exists()
@@ -527,7 +472,7 @@ def write_tt100k(dataset: Any, out_dir: str | os.PathLike, split: str = "train",
     next_id = 1 + max((int(k) for k in annotations["imgs"] if k.isdigit()), default=-1)
 
     ids: list[str] = []
-    for index in _progress(range(len(dataset)), progress, f"writing {split}"):
+    for index in progress_bar(range(len(dataset)), progress, f"writing {split}"):
         image, target = dataset[index]
         key = str(next_id + index) if renumber else str(target.get("image_id", index))
         _check_new_id(key, annotations["imgs"], set(ids), split)
@@ -560,7 +505,8 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _progress(items: Any, enabled: bool, description: str) -> Any:
+def progress_bar(items: Any, enabled: bool, description: str) -> Any:
+    """``items`` wrapped in a tqdm progress bar when ``enabled``."""
     if not enabled:
         return items
     from tqdm.auto import tqdm

@@ -15,16 +15,13 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 
 from mcn.benchmarks.forward import time_call
-from mcn.checkpoint import load_checkpoint, save_checkpoint
+from mcn.checkpoint import load_model
 from mcn.data.synthetic import SyntheticSigns
 from mcn.models import MaskCornerNet
 from mcn.train import TrainConfig, validation_metrics
 
 TEST_SEED = 7919
 
-#: keys a checkpoint keeps when it is shipped for inference only (``save_weights``)
-_INFERENCE_KEYS = ("variant", "model_preset", "model_config", "num_classes", "classes",
-                   "iteration", "config", "data", "model", "best_metric")
 
 
 def test_scenes(config: TrainConfig, num_images: int, image_size: int | None = None,
@@ -61,20 +58,8 @@ def find_checkpoints(folder: str | os.PathLike, variants: Sequence[str]) -> dict
 def load_run(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
              ) -> tuple[MaskCornerNet, TrainConfig, list[str], dict[str, Any]]:
     """A trained model in eval mode -> (model, its TrainConfig, class names, checkpoint)."""
-    from mcn.predict import load_model
-
     model, state = load_model(checkpoint, device)
     return model, TrainConfig.from_dict(state["config"]), list(state["classes"]), state
-
-
-def save_weights(checkpoint: str | os.PathLike, destination: str | os.PathLike) -> Path:
-    """Copy a training checkpoint without optimiser, scheduler and RNG states.
-
-    The result loads with ``mcn.predict.load_model`` and ``mcn eval`` (it cannot resume
-    training): about a third of the size, which is what the repository ships.
-    """
-    state = load_checkpoint(checkpoint)
-    return save_checkpoint(destination, {k: state[k] for k in _INFERENCE_KEYS if k in state})
 
 
 def score(model: MaskCornerNet, config: TrainConfig, classes: Sequence[str],

@@ -6,10 +6,11 @@ ablation variants; ``ModelConfig`` and the ``paper``/``tiny`` presets say how bi
 """
 
 from mcn.models.config import PAPER, PRESETS, TINY, VARIANTS, ModelConfig, Variant, get_preset, get_variant
-from mcn.models.mask_cornernet import MaskCornerNet, build_model
+from mcn.models.mask_cornernet import HEAD_KEYS, MaskCornerNet, build_model
 from mcn.models.size import model_params, model_size_table
 
 __all__ = [
+    "HEAD_KEYS",
     "PAPER",
     "PRESETS",
     "TINY",

@@ -37,6 +37,10 @@ from torch import nn
 from mcn.models.config import ModelConfig, Variant, get_preset, get_variant
 from mcn.nn import ConvBN, ConvBNReLU, CornerHeads, CornerPool, Hourglass, MaskModule, Residual, Stem
 
+#: The names of the corner heads' outputs, in a fixed order; variants with the mask
+#: module add "mask" after them.
+HEAD_KEYS = ("tl_heat", "br_heat", "tl_emb", "br_emb", "tl_off", "br_off")
+
 
 def fuse_stacks(stack_features: list[torch.Tensor]) -> torch.Tensor:
     """Stack fusion: the element-wise sum of every stack's features, (B, D, H/4, W/4)."""
@@ -154,11 +158,7 @@ class MaskCornerNet(nn.Module):
     def _predict(self, stack: int, features: torch.Tensor, mask: torch.Tensor | None) -> dict[str, torch.Tensor]:
         tl_heat, tl_emb, tl_off = self.tl_heads[stack](self.tl_pools[stack](features))
         br_heat, br_emb, br_off = self.br_heads[stack](self.br_pools[stack](features))
-        out = {
-            "tl_heat": tl_heat, "br_heat": br_heat,
-            "tl_emb": tl_emb, "br_emb": br_emb,
-            "tl_off": tl_off, "br_off": br_off,
-        }
+        out = dict(zip(HEAD_KEYS, (tl_heat, br_heat, tl_emb, br_emb, tl_off, br_off)))
         if mask is not None:
             out["mask"] = mask
         return out
