@@ -165,6 +165,9 @@ class LossWeights:
     mask: float = 1.0
 
 
+#: The loss terms ``detection_loss`` returns, in order; "total" is their weighted sum.
+LOSS_TERMS = ("det", "pull", "push", "off", "mask", "total")
+
 _TARGET_KEYS = ("tl_heat", "br_heat", "tl_off", "br_off", "tl_idx", "br_idx", "valid")
 
 
@@ -228,4 +231,4 @@ def detection_loss(outputs: Sequence[Mapping[str, torch.Tensor]] | Mapping[str, 
     losses["total"] = (weights.det * losses["det"] + weights.pull * losses["pull"]
                        + weights.push * losses["push"] + weights.off * losses["off"]
                        + weights.mask * losses["mask"])
-    return {k: losses[k] for k in ("det", "pull", "push", "off", "mask", "total")}
+    return {k: losses[k] for k in LOSS_TERMS}

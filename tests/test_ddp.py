@@ -13,13 +13,14 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from mcn.distributed import find_free_port
+from mcn.train.distributed import find_free_port
 
 WORLD_SIZE = 2
 
 
 def _config(iters: int = 3):
-    from mcn.train import get_config, top_classes
+    from mcn.classes import top_classes
+    from mcn.train import get_config
     return get_config("tiny", input_size=64, image_size=128, batch_size=2, iters=iters,
                       train_images=8, val_images=2, num_workers=0, ckpt_every=2,
                       classes=top_classes(3), warmup_iters=1)

@@ -12,7 +12,8 @@ import torch
 
 from mcn import experiments
 from mcn.checkpoint import load_checkpoint
-from mcn.train import get_config, top_classes
+from mcn.classes import top_classes
+from mcn.train import get_config
 
 VARIANTS = ("cornernet-squeeze", "mask-cornernet")
 
@@ -177,7 +178,7 @@ def test_model_width_overrides_the_preset_width():
 
 def test_the_shipped_tiny_checkpoints_load_and_follow_the_tiny_preset():
     from mcn.models import VARIANTS as ALL
-    from mcn.predict import shipped_checkpoint
+    from mcn.checkpoint import shipped_checkpoint
     from mcn.train import TINY
 
     assert shipped_checkpoint("no-such-variant") is None

@@ -10,7 +10,7 @@ import torch
 from mcn.data.synthetic import SyntheticSigns
 from mcn.multiscale import (check_band, check_scales, keep_in_band, merge_detections,
                             scaled_input_sizes)
-from mcn.predict import detect_dataset, predict_image
+from mcn.inference import detect_dataset, predict_image
 
 
 def test_input_sizes_round_to_the_network_multiple():

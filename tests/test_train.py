@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from mcn import distributed
-from mcn.distributed import DistInfo, epoch_permutation, sample_index, sample_positions
-from mcn.train import (TINY, TrainConfig, TrainingDiverged, TrainStream, build_dataset,
-                       get_config, learning_rate_factor, parse_classes, parse_data_spec,
-                       plot_losses, read_log, synthetic_seeds, top_classes, train)
+from mcn.classes import parse_classes, top_classes
+from mcn.data.sources import build_dataset, parse_data_spec, synthetic_seeds
+from mcn.data.stream import TrainStream, epoch_permutation, sample_index, sample_positions
+from mcn.train import (TINY, TrainConfig, TrainingDiverged, get_config, learning_rate_factor,
+                       plot_losses, read_log, train)
+from mcn.train import distributed
+from mcn.train.distributed import DistInfo
 
 
 def small_config(**changes) -> TrainConfig:
@@ -214,7 +216,7 @@ def test_resume_without_a_checkpoint_says_so(tmp_path):
 
 
 def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
-    import mcn.train as train_module
+    import mcn.train.loop as train_module
     real_loss = train_module.detection_loss
     calls = {"n": 0}
 

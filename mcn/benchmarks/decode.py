@@ -14,14 +14,13 @@ Each figure is the median (and the minimum) of repeated runs after a warm-up.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 from pathlib import Path
 from typing import Callable
 
 import torch
 
-from mcn.benchmarks.forward import time_call
+from mcn.benchmarks.timing import load_average, time_call
 from mcn.decode import decode
 from mcn.models import HEAD_KEYS
 from mcn.provenance import provenance, write_json
@@ -32,7 +31,7 @@ DEFAULT_OUTPUT = Path(__file__).resolve().parents[2] / "data" / "results" / "ben
 
 def time_it(fn: Callable[[], object], repeats: int, warmup: int = 3,
             device: torch.device | None = None) -> dict[str, float]:
-    """Median and minimum wall time of ``fn`` in milliseconds (timed by ``forward.time_call``)."""
+    """Median and minimum wall time of ``fn`` in milliseconds (timed by ``timing.time_call``)."""
     times = [1e3 * t for t in time_call(fn, device or torch.device("cpu"), warmup, repeats)]
     return {"median_ms": statistics.median(times), "min_ms": min(times), "repeats": repeats}
 
@@ -100,9 +99,8 @@ def run(repeats: int = 50, device: str = "cpu",
     results["decode_goal_ms_at_k100"] = 10.0
 
     # The machine may be shared: record its load next to the figures.
-    load = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     record = {"provenance": provenance(config={"repeats": repeats}, seed=0, device=dev,
-                                       load_average_1_5_15min=load),
+                                       load_average_1_5_15min=load_average()),
               "results": results}
     if output is not None:
         write_json(output, record)

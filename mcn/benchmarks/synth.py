@@ -17,7 +17,6 @@ Run: ``python -m mcn.benchmarks.synth`` -> data/results/bench_synth.json.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 from typing import Sequence
@@ -26,6 +25,7 @@ import cv2
 import numpy as np
 import torch
 
+from mcn.benchmarks.timing import load_average
 from mcn.boxes import long_side
 from mcn.data import signs
 from mcn.data.synthetic import REFERENCE_SIZE, SIZE_BINS, SyntheticSigns
@@ -93,21 +93,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
     payload = {
         "provenance": provenance(config=vars(args), seed=args.seed, device="cpu",
                                  cv2_version=cv2.__version__, cv2_threads=1,
-                                 load_average=_load_average()),
+                                 load_average=load_average()),
         "class_cache_warmup_seconds": warmup,
         "results": results,
     }
     write_json(args.out, payload)
     print(f"wrote {args.out}")
     return payload
-
-
-def _load_average() -> list[float] | None:
-    """The machine's 1/5/15-minute load: timings on a busy machine read low."""
-    try:
-        return list(os.getloadavg())
-    except (AttributeError, OSError):
-        return None
 
 
 if __name__ == "__main__":

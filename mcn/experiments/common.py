@@ -8,20 +8,18 @@ The experiments score every model on the same held-out synthetic scenes, drawn w
 from __future__ import annotations
 
 import os
-import statistics
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from mcn.benchmarks.forward import time_call
 from mcn.checkpoint import load_model
+from mcn.data.sources import build_dataset
 from mcn.data.synthetic import SyntheticSigns
 from mcn.models import MaskCornerNet
 from mcn.train import TrainConfig, validation_metrics
 
 TEST_SEED = 7919
-
 
 
 def test_scenes(config: TrainConfig, num_images: int, image_size: int | None = None,
@@ -30,8 +28,7 @@ def test_scenes(config: TrainConfig, num_images: int, image_size: int | None = N
 
     ``image_size`` defaults to the scenes the run trained on (``config.image_size``).
     """
-    return SyntheticSigns(num_images, image_size or config.image_size, seed, config.classes,
-                          class_balance=config.class_balance)
+    return build_dataset("synth", config, "val", num=num_images, seed=seed, image_size=image_size)
 
 
 def find_checkpoints(folder: str | os.PathLike, variants: Sequence[str]) -> dict[str, Path]:
@@ -75,12 +72,6 @@ def score(model: MaskCornerNet, config: TrainConfig, classes: Sequence[str],
                               dataset.image_size / 512, input_size=input_size,
                               top_k=top_k, forward=forward, scales=scales,
                               scale_band=scale_band)
-
-
-def median_ms(fn: Callable[[], object], device: str | torch.device = "cpu", warmup: int = 1,
-              repeats: int = 5) -> float:
-    """Median wall time of ``fn`` in milliseconds (``mcn.benchmarks.forward.time_call``)."""
-    return 1000 * statistics.median(time_call(fn, torch.device(device), warmup, repeats))
 
 
 def flat_row(metrics: Mapping[str, Any], bins: Sequence[str] = ("all", "small", "medium", "large")

@@ -15,7 +15,8 @@ import torch
 
 from mcn.data.transforms import eval_transform
 from mcn.decode import decode
-from mcn.experiments.common import flat_row, load_run, median_ms, score, test_scenes
+from mcn.benchmarks.timing import median_ms
+from mcn.experiments.common import flat_row, load_run, score, test_scenes
 
 DEFAULT_KS = (10, 20, 50, 100, 150, 200)
 

@@ -19,11 +19,12 @@ from typing import Any, Sequence
 
 import torch
 
+from mcn.data.sources import synthetic_seeds
 from mcn.data.tt100k_format import detections_to_tt100k, targets_to_tt100k
+from mcn.evaluate import tt100k_summary
 from mcn.experiments.common import TEST_SEED, flat_row, load_run, test_scenes
 from mcn.multiscale import check_band, check_scales, merge_scales, scaled_input_sizes
 from mcn.inference import detect_by_size
-from mcn.train import synthetic_seeds, tt100k_summary
 
 DEFAULT_SCALE_SETS: tuple[tuple[float, ...], ...] = (
     (1.0,), (0.5, 1.0), (0.5, 1.0, 1.25), (0.5, 0.75, 1.0, 1.25), (0.5, 1.0, 1.5))

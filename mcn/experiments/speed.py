@@ -17,7 +17,8 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from mcn.experiments.common import flat_row, load_run, median_ms, score, test_scenes
+from mcn.benchmarks.timing import median_ms
+from mcn.experiments.common import flat_row, load_run, score, test_scenes
 from mcn.models.size import model_size_table
 
 DEFAULT_SIZES = (128, 256, 448, 512, 640)  # the paper's input sides in Fig. 9

@@ -11,21 +11,18 @@ What this module adds around DDP:
 
 * ``setup`` / ``cleanup``: join or leave the process group (gloo on CPU, nccl on CUDA);
   a single process without torchrun simply runs with world size 1.
-* ``sample_positions`` / ``sample_index``: the training data order as a *pure
-  function* of (seed, position in the stream). Nothing about the order lives in a
-  sampler object, so a resumed run reads exactly the samples an uninterrupted run would
-  have read, and every rank computes its own share without talking to the others.
 * ``all_reduce_mean``: averaging logged numbers over the ranks, so that the log written
   by rank 0 describes the whole global batch.
+* ``sync_buffers``: rank 0's BatchNorm statistics for every rank before saving or scoring.
 
-The EM-attention bases (``mcn.nn.EMAU``) are buffers that the model updates itself in
+Each rank's share of the data is a pure function of its rank (``mcn.data.stream``). The
+EM-attention bases (``mcn.nn.EMAU``) are buffers that the model updates itself in
 training mode; the layer all-reduces its update under ``torch.distributed``, so every
-rank keeps identical bases (REFERENCE.md section 6).
+rank keeps identical bases. Taught in chapter 9.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import socket
 from dataclasses import dataclass
@@ -118,45 +115,14 @@ def find_free_port() -> int:
         return sock.getsockname()[1]
 
 
-# --------------------------------------------------------------------------- data order
+def sync_buffers(model: torch.nn.Module) -> None:
+    """Copy rank 0's buffers (BatchNorm statistics, EM bases) to every rank.
 
-@functools.lru_cache(maxsize=4)
-def epoch_permutation(num_items: int, seed: int, epoch: int) -> torch.Tensor:
-    """The order in which epoch ``epoch`` visits the ``num_items`` samples.
-
-    A pure function of (seed, epoch): the same call on any rank, in any run, gives the
-    same permutation, which is what makes resuming and sharding exact.
+    DDP broadcasts buffers at the start of each forward pass, so the statistics of the
+    very last pass differ between ranks until this is called (before saving, scoring
+    and at the end). The EM bases already agree: the layer all-reduces their update.
     """
-    generator = torch.Generator()
-    generator.manual_seed(_mix(seed, epoch))
-    return torch.randperm(num_items, generator=generator)
-
-
-def sample_index(position: int, num_items: int, seed: int) -> int:
-    """The dataset index read at ``position`` of the endless training stream.
-
-    The stream walks epoch after epoch, each a fresh permutation of the dataset.
-    """
-    epoch, offset = divmod(position, num_items)
-    return int(epoch_permutation(num_items, seed, epoch)[offset])
-
-
-def sample_positions(
-    step: int, micro_step: int, batch_size: int, accum_steps: int, info: DistInfo
-) -> list[int]:
-    """Stream positions of this rank's share of one micro-batch.
-
-    One optimiser step consumes ``accum_steps`` micro-batches on each of the
-    ``world_size`` ranks, each of ``batch_size`` samples; the stream is cut into those
-    pieces in the order (step, micro-step, rank, sample), so ranks never read the same
-    position and together read a contiguous stretch of the stream, like
-    ``torch.utils.data.DistributedSampler`` but with no state to save.
-    """
-    micro_batches_before = (step * accum_steps + micro_step) * info.world_size + info.rank
-    start = micro_batches_before * batch_size
-    return list(range(start, start + batch_size))
-
-
-def _mix(seed: int, epoch: int) -> int:
-    """Combine two integers into one generator seed (distinct pairs, distinct seeds)."""
-    return (int(seed) * 1_000_003 + int(epoch)) % (2**63 - 1)
+    if dist.is_available() and dist.is_initialized():
+        bare = model.module if hasattr(model, "module") else model  # unwrap DDP
+        for buffer in bare.buffers():
+            dist.broadcast(buffer, src=0)
