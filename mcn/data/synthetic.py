@@ -38,6 +38,7 @@ from torch.utils.data import Dataset
 
 from mcn.classes import BY_FREQUENCY, SIZE_BINS as TT100K_SIZE_BINS, SIZE_SHARES, resolve_classes
 from mcn.data import scenes, signs
+from mcn.data.sign_shapes import extent_units
 
 #: The smallest long side sampled at 512 x 512 (TT100K's small bin starts at 0).
 SMALLEST_SIGN = 10.0
@@ -318,7 +319,7 @@ class SyntheticSigns(Dataset):
 def _group_layout(arrangement: str, sizes: Sequence[float], shapes: Sequence[str],
                   gap: float) -> tuple[list[tuple[float, float]], float, float]:
     """Centres of a group's signs relative to the group's centre, and its width, height."""
-    extents = [signs._extent_units(s) for s in shapes]
+    extents = [extent_units(s) for s in shapes]
     widths = [size * e[0] / 2 for size, e in zip(sizes, extents)]
     heights = [size * e[1] / 2 for size, e in zip(sizes, extents)]
     if arrangement == "row":
