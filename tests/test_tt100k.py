@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from mcn.classes import TYPE42, TYPE45
-from mcn.data.tt100k import TT100K, read_ids, write_tt100k
+from mcn.data.tt100k import TT100K, read_ids
+from mcn.data.tt100k_writer import write_tt100k
 
 H, W = 48, 64  # fixture image size (rows, columns)
 

@@ -60,7 +60,7 @@ def add_parser(commands: Any) -> None:
 def cmd_data_synth(args: argparse.Namespace) -> int:
     from mcn.classes import parse_classes
     from mcn.data.synthetic import SyntheticSigns
-    from mcn.data.tt100k import write_tt100k
+    from mcn.data.tt100k_writer import write_tt100k
 
     dataset = SyntheticSigns(args.num, args.image_size, args.seed, parse_classes(args.classes))
     out = write_tt100k(dataset, args.out, split=args.split, overwrite=args.overwrite,

@@ -18,7 +18,8 @@ from mcn.data.transforms import (
     normalize,
     train_transform,
 )
-from mcn.data.tt100k import TT100K, write_tt100k
+from mcn.data.tt100k import TT100K
+from mcn.data.tt100k_writer import write_tt100k
 
 __all__ = [
     "CocoDetection",

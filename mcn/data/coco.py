@@ -34,7 +34,8 @@ from torch.utils.data import Dataset
 
 from mcn.classes import resolve_classes
 from mcn.data.images import load_image, save_image
-from mcn.data.tt100k import classes_of, make_target, object_mask, progress_bar, read_json
+from mcn.data.tt100k import make_target, object_mask, read_json
+from mcn.data.tt100k_writer import classes_of, progress_bar
 
 
 # --------------------------------------------------------------------------------------
