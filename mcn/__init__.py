@@ -17,7 +17,7 @@ Data flows one way through the package, in the order the book teaches it:
 * ``mcn.viz``         interactive views (ch. 12); ``mcn.cli`` the ``mcn`` command line
 
 Each is imported on first use (``import mcn; mcn.nn.corner_pool``), so that ``import
-mcn`` stays fast.
+mcn`` stays fast. Each module's docstring names the chapter that teaches it.
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ opset 11; the result is exactly equal (a maximum involves no rounding), which
 ``export_onnx`` traces the model with that pooling swapped in (``export_friendly``),
 then runs the ONNX file with ONNX Runtime on the same input and compares every output
 with PyTorch's.
+
+No chapter teaches it (the book runs the PyTorch model); ``mcn export`` uses it.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ pull/push are normalised per image (by N and N (N - 1)) and then *summed* over t
 The pull term is divided by exactly N (the reference uses N + 1e-4, which only guards
 0 / 0; here images without objects are masked out instead, so the division is exact).
 With two supervised hourglass stacks every term is summed over the stacks and divided by
-their number.
+their number. Taught in chapter 7.
 """
 
 from __future__ import annotations

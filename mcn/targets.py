@@ -17,7 +17,7 @@ majority vote over every ``mask_stride x mask_stride`` block (a cell belongs to 
 when at least half of its pixels do), then overlapping instances are resolved in favour of
 the *smaller* box: in street scenes the smaller sign is the one in front, and otherwise a
 large sign would erase a small one completely. Without instance masks the filled boxes
-are used (a cell belongs to a box when its centre lies inside it).
+are used (a cell belongs to a box when its centre lies inside it). Taught in chapter 7.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def gaussian_radius(height, width, min_overlap: float = 0.3):
 
     CornerNet considers three ways of moving the two corners by up to ``r`` (both inwards,
     both outwards, one in and one out), solves a quadratic for each and takes the
-    smallest ``r``; REFERENCE.md section 3 gives the three cases. ``height`` and ``width``
+    smallest ``r`` (chapter 7 derives the three cases). ``height`` and ``width``
     are the box size on the output map.
 
     Args:

@@ -8,10 +8,12 @@ included) on one thread and records, per image size:
 * images per second of wall-clock time and per CPU-second of this process (the second
   is robust to other programs sharing the machine);
 * the measured long-side mix of the boxes (at 512 px scale), the mean number of signs
-  per image and the fraction of empty images, against REFERENCE.md section 8
-  (37.9 / 52.2 / 9.9 %, about 2.5 signs per image).
+  per image and the fraction of empty images, against TT100K's (Zhu et al. 2016:
+  37.9 / 52.2 / 9.9 %, about 2.5 signs per image).
 
 Run: ``python -m mcn.benchmarks.synth`` -> data/results/bench_synth.json.
+
+Chapter 2 quotes its figures.
 """
 
 from __future__ import annotations

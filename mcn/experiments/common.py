@@ -2,7 +2,7 @@
 
 The experiments score every model on the same held-out synthetic scenes, drawn with
 ``TEST_SEED``: a scene stream that neither training (even seeds) nor validation (seed
-1 for the default run) of ``mcn train`` draws from.
+1 for the default run) of ``mcn train`` draws from. Taught in chapter 11.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ chosen setting, beside single-scale testing, is scored on the held-out test scen
 
 The network runs once per input size and image; every (scales, band) setting is then
 a cheap merge of those decoded corner pairs (:func:`mcn.multiscale.merge_scales`).
+
+Taught in chapter 11.
 """
 
 from __future__ import annotations

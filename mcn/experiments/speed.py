@@ -8,6 +8,8 @@ tiny models the forward time of one image and the recall at each input side.
 The test scenes are 512-pixel scenes letterboxed to each side; a model trained on
 256-pixel scenes (the tiny preset) sees its training scale at side 256, and signs
 larger or smaller than it learned at other sides: Fig. 9's trade-off includes that.
+
+Taught in chapter 11.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 ``build_model(variant, num_classes=42, preset="paper")`` builds one of the paper's five
 ablation variants; ``ModelConfig`` and the ``paper``/``tiny`` presets say how big;
 ``model_size_table()`` lists parameters and megabytes of every variant and preset.
+
+Taught in chapters 3 to 6; the sizes in chapter 4.
 """
 
 from mcn.models.config import PAPER, PRESETS, TINY, VARIANTS, ModelConfig, Variant, get_preset, get_variant

@@ -27,6 +27,8 @@ evaluation uses. Output dict (stride 4 grid, mask at stride 2)::
     tl_off,  br_off   (B, 2, H/4, W/4)   sub-cell offsets (x, y)
     mask              (B, C+1, H/2, W/2) segmentation logits, class 0 = background
                                          (variants with the mask module only)
+
+Taught in chapter 4 (the backbone and stacks), chapters 5 and 6 (heads, mask module).
 """
 
 from __future__ import annotations
