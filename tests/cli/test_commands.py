@@ -148,7 +148,7 @@ def test_size_lists_every_variant(capsys):
 def test_bench_lists_the_benchmark_modules(capsys):
     status, out, _ = run_cli(["bench", "--list"], capsys)
     assert status == 0
-    folder = Path(__file__).parents[1] / "mcn" / "benchmarks"
+    folder = Path(__file__).parents[2] / "mcn" / "benchmarks"
     modules = sorted(p.stem for p in folder.glob("*.py")
                      if not p.stem.startswith("_") and "\ndef main(" in p.read_text())
     assert sorted(out.split()) == modules
@@ -235,7 +235,7 @@ def test_the_export_pooling_equals_cummax_pooling(direction, shape):
 
 
 def test_the_export_pooling_by_hand():
-    row = torch.tensor([[[[2.0, 1, 3, 0, 2]]]])  # REFERENCE.md section 2 test vectors
+    row = torch.tensor([[[[2.0, 1, 3, 0, 2]]]])  # the hand-worked vectors of the pooling tests
     assert scan_corner_pool(row, "left").flatten().tolist() == [3, 3, 3, 2, 2]
     assert scan_corner_pool(row, "right").flatten().tolist() == [2, 2, 3, 3, 3]
     column = torch.tensor([3.0, 1, 3, 2, 0]).reshape(1, 1, 5, 1)

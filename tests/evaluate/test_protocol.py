@@ -2,7 +2,7 @@
 
 Each hand-made case states its expected counts and how they were worked out. A
 randomized test compares the package with a deliberately naive re-implementation of
-the protocol written here from REFERENCE.md section 8 (loops over all pairs).
+the protocol written here from its rules (loops over all pairs).
 """
 
 from __future__ import annotations
@@ -284,7 +284,7 @@ def naive_size(o):
 
 
 def naive_eval(gt, res, iou, types, minscore, lo, hi):
-    """REFERENCE.md section 8 written as plainly as possible: loops over all pairs, and
+    """The TT100K protocol written as plainly as possible: loops over all pairs, and
     greedy matching as "repeatedly take the best free pair" (first listed among ties)."""
     correct = num_gt = num_det = 0
     for image_id, image in res["imgs"].items():

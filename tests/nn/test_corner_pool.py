@@ -1,4 +1,4 @@
-"""corner_pool and CornerPool against loop definitions and REFERENCE.md's hand-worked vectors."""
+"""corner_pool and CornerPool against loop definitions and hand-worked vectors."""
 
 import pytest
 import torch
@@ -38,7 +38,7 @@ def test_matches_loop_with_ties_and_integers_valued_floats(direction):
     torch.testing.assert_close(corner_pool(x, direction), loop_corner_pool(x, direction), rtol=0, atol=0)
 
 
-# REFERENCE.md section 2: rows for left/right pools, columns for top/bottom pools.
+# Worked by hand: rows for left/right pools, columns for top/bottom pools.
 ROW_VECTORS = [
     ("left", [2, 1, 3, 0, 2], [3, 3, 3, 2, 2]),
     ("left", [5, 4, 1, 1, 6], [6, 6, 6, 6, 6]),

@@ -1,5 +1,5 @@
 """EM attention: em_iterations against a loop, EMAU's buffer and gradients, and the
-buffer kept identical across processes under torch.distributed (REFERENCE.md section 6)."""
+buffer kept identical across processes under torch.distributed (EMANet, Li et al. 2019)."""
 
 import math
 import os

@@ -1,43 +1,16 @@
-"""Fire module, SGE-fire, residual block, stem and hourglass: direct computations,
-the skip rule, shapes and parameter counts against the analytic formulas."""
+"""Fire module and SGE-fire: a direct computation, the skip rule, shapes, errors and the
+parameter count against the analytic formula."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from mcn.nn import (
-    Fire,
-    Hourglass,
-    Residual,
-    Stem,
-    count_parameters,
-    fire_params,
-    hourglass_params,
-    residual_params,
-    stem_params,
-)
-
-
-def randomise_batchnorm(module, seed=0):
-    """Give every BatchNorm non-trivial statistics and affine parameters (eval mode uses them)."""
-    gen = torch.Generator().manual_seed(seed)
-    for m in module.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            n = m.num_features
-            m.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
-            m.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
-            with torch.no_grad():
-                m.weight.copy_(torch.randn(n, generator=gen))
-                m.bias.copy_(torch.randn(n, generator=gen))
-
-
-def bn_eval(x, bn):
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    return (x - bn.running_mean[:, None, None]) * scale[:, None, None] + bn.bias[:, None, None]
+from mcn.nn import Fire, count_parameters, fire_params
+from tests.nn.batchnorm import bn_eval, randomise_batchnorm
 
 
 def direct_fire(fire, x, stride):
-    """REFERENCE.md section 2, written with functional convolutions."""
+    """The fire module of CornerNet-Squeeze, written with functional convolutions."""
     half = fire.squeeze.out_channels
     s = bn_eval(F.conv2d(x, fire.squeeze.weight), fire.squeeze_bn)  # no ReLU here
     e1 = F.conv2d(s, fire.expand_1x1.weight, stride=stride)
@@ -104,55 +77,9 @@ def test_sge_fire_errors():
         Fire(8, 8, stride=3)
 
 
-def test_residual_matches_direct_computation():
-    torch.manual_seed(1)
-    for cin, cout, stride in [(8, 8, 1), (8, 16, 2)]:
-        block = Residual(cin, cout, stride).eval()
-        randomise_batchnorm(block, seed=stride)
-        x = torch.randn(2, cin, 6, 6)
-        with torch.no_grad():
-            y = torch.relu(bn_eval(F.conv2d(x, block.conv1[0].weight, stride=stride, padding=1), block.conv1[1]))
-            y = bn_eval(F.conv2d(y, block.conv2[0].weight, padding=1), block.conv2[1])
-            if stride == 1 and cin == cout:
-                shortcut = x
-            else:
-                shortcut = bn_eval(F.conv2d(x, block.shortcut[0].weight, stride=stride), block.shortcut[1])
-            torch.testing.assert_close(block(x), torch.relu(y + shortcut), rtol=1e-5, atol=1e-5)
-
-
-def test_stem_has_stride_four():
-    stem = Stem((8, 16))
-    assert stem(torch.randn(1, 3, 64, 48)).shape == (1, 16, 16, 12)
-
-
-def test_hourglass_shapes_and_structure():
-    hg = Hourglass([8, 8, 16], [2, 2, 3])
-    x = torch.randn(2, 8, 16, 12)
-    assert hg(x).shape == x.shape
-    # down branch: first fire strided and widening, the rest keep the width
-    assert hg.down[0].expand_1x1.stride == (2, 2) and hg.down[0].expand_bn.num_features == 8
-    assert len(hg.upper) == 2 and len(hg.down) == 2 and len(hg.up) == 2
-    assert isinstance(hg.inner, Hourglass) and len(hg.inner.inner) == 3  # bottom: modules[-1] fires
-    assert hg.inner.up[-1].expand_bn.num_features == 8  # the last fire of a level returns to dims[0]
-    assert hg.upsample.kernel_size == (4, 4) and hg.upsample.stride == (2, 2)
-
-
-def test_hourglass_errors():
-    with pytest.raises(ValueError, match="same length"):
-        Hourglass([8, 8], [2])
-    with pytest.raises(ValueError, match=">= 1"):
-        Hourglass([8, 8], [2, 0])
-
-
 def test_parameter_counts_match_formulas():
     for cin, cout, sge in [(256, 256, None), (256, 384, None), (384, 256, 32), (16, 32, 8)]:
         assert count_parameters(Fire(cin, cout, sge_groups=sge)) == fire_params(cin, cout, sge)
         assert count_parameters(Fire(cin, cout, stride=2, sge_groups=sge)) == fire_params(cin, cout, sge)
     # worked by hand for the book: Fire(256, 256) = 256*128 + 2*128 + 128*128 + 9*128 + 2*256
     assert fire_params(256, 256) == 32768 + 256 + 16384 + 1152 + 512 == 51072
-    for cin, cout, stride in [(128, 256, 2), (256, 256, 1), (64, 64, 2)]:
-        assert count_parameters(Residual(cin, cout, stride)) == residual_params(cin, cout, stride)
-    assert count_parameters(Stem((128, 256))) == stem_params((128, 256))
-    dims, modules = [32, 32, 48, 48, 64], [2, 2, 2, 2, 4]
-    assert count_parameters(Hourglass(dims, modules)) == hourglass_params(dims, modules)
-    assert count_parameters(Hourglass(dims, modules, 8)) == hourglass_params(dims, modules, 8)

@@ -1,4 +1,4 @@
-"""SpatialGroupEnhance against a direct per-group computation (REFERENCE.md section 7)."""
+"""SpatialGroupEnhance against a direct per-group computation (Li, Hu and Yang 2019)."""
 
 import math
 
@@ -9,7 +9,7 @@ from mcn.nn import SpatialGroupEnhance, count_parameters, sge_params
 
 
 def direct_sge(x, weight, bias, groups, eps=1e-5):
-    """REFERENCE.md section 7, one (image, group) at a time, with plain Python sums."""
+    """SGE as Li, Hu and Yang (2019) define it, one (image, group) at a time, with plain Python sums."""
     b, c, h, w = x.shape
     per_group = c // groups
     out = torch.empty_like(x)
