@@ -1,4 +1,4 @@
-"""Tests of mcn.evaluate: the TT100K protocol rule by rule, curves, mAP and COCO AP.
+"""The TT100K protocol rule by rule, against a naive re-implementation, and its errors.
 
 Each hand-made case states its expected counts and how they were worked out. A
 randomized test compares the package with a deliberately naive re-implementation of
@@ -15,45 +15,8 @@ import numpy as np
 import pytest
 
 from mcn.boxes import box_iou
-from mcn.evaluate import (
-    PRCurve,
-    coco_eval,
-    evaluate_all,
-    plot_pr_curves,
-    plot_pr_panels,
-    pr_curves,
-    size_bins,
-    tt100k_eval,
-    tt100k_objects,
-    write_metrics,
-    write_results,
-)
-
-
-# ----------------------------------------------------------------------------------
-# Helpers to write scenes by hand
-# ----------------------------------------------------------------------------------
-
-
-def obj(category, x1, y1, x2, y2, score=None):
-    o = {"category": category, "bbox": {"xmin": x1, "ymin": y1, "xmax": x2, "ymax": y2}}
-    if score is not None:
-        o["score"] = score
-    return o
-
-
-def scene(**images):
-    """scene(a=[...objects...], b=[...]) -> {"imgs": {"a": {"objects": [...]}, ...}}."""
-    return {"imgs": {name: {"objects": list(objects)} for name, objects in images.items()}}
-
-
-def counts(result):
-    return result["correct"], result["num_gt"], result["num_det"]
-
-
-# ----------------------------------------------------------------------------------
-# The protocol, one rule per test
-# ----------------------------------------------------------------------------------
+from mcn.evaluate import pr_curves, size_bins, tt100k_eval, write_results
+from tests.evaluate.hand_scenes import counts, obj, random_scene, scene
 
 
 def test_types_outside_the_list_are_ignored():
@@ -264,11 +227,6 @@ def test_per_class_counts():
     assert len(per_class) == 45
 
 
-# ----------------------------------------------------------------------------------
-# A naive re-implementation and a randomized comparison
-# ----------------------------------------------------------------------------------
-
-
 def naive_iou(a, b):
     ix = max(0.0, min(a["xmax"], b["xmax"]) - max(a["xmin"], b["xmin"]))
     iy = max(0.0, min(a["ymax"], b["ymax"]) - max(a["ymin"], b["ymin"]))
@@ -323,37 +281,6 @@ def naive_eval(gt, res, iou, types, minscore, lo, hi):
     return correct, num_gt, num_det
 
 
-def random_scene(rng, num_images=3, max_objects=6):
-    """Small random scenes with many overlaps, IoU ties, off-list types and sizes across
-    every bin. Integer coordinates on a coarse grid make exact ties frequent."""
-    cats = ["pn", "pl50", "zz"]
-    gt, res = {"imgs": {}}, {"imgs": {}}
-
-    def rand_box():
-        x, y = rng.randrange(0, 120, 4), rng.randrange(0, 120, 4)
-        w, h = rng.choice([8, 16, 28, 32, 40, 60, 96, 100, 140]), rng.choice([8, 16, 32, 48])
-        return x, y, x + w, y + h
-
-    for k in range(num_images):
-        gts = [obj(rng.choice(cats), *rand_box()) for _ in range(rng.randint(0, max_objects))]
-        dets = []
-        for _ in range(rng.randint(0, max_objects + 2)):
-            if gts and rng.random() < 0.6:  # jitter a sign, possibly to another class
-                g = rng.choice(gts)
-                b = g["bbox"]
-                d = [b["xmin"] + rng.choice([-4, 0, 0, 4]), b["ymin"] + rng.choice([0, 4]),
-                     b["xmax"] + rng.choice([-4, 0, 4]), b["ymax"] + rng.choice([0, 0, -4])]
-                cat = g["category"] if rng.random() < 0.8 else rng.choice(cats)
-            else:
-                d, cat = list(rand_box()), rng.choice(cats)
-            score = None if rng.random() < 0.15 else rng.choice([10, 39, 40, 41, 75, 99.5])
-            dets.append(obj(cat, *d, score))
-        gt["imgs"][str(k)] = {"objects": gts}
-        res["imgs"][str(k)] = {"objects": dets}
-    gt["imgs"]["only_gt"] = {"objects": [obj("pn", 0, 0, 20, 20)]}  # never scored
-    return gt, res
-
-
 def test_randomized_against_naive_reimplementation():
     rng = random.Random(1234)
     types = ["pn", "pl50"]  # "zz" stays off the list
@@ -373,157 +300,12 @@ def test_randomized_against_naive_reimplementation():
     assert checked_matches > 100  # the scenes really exercise matching
 
 
-# ----------------------------------------------------------------------------------
-# Curves and mAP
-# ----------------------------------------------------------------------------------
-
-
-def test_pr_curve_points_and_area_by_hand():
-    # Two thresholds: (accuracy 0.5, recall 1) then (1.0, 0.5). With the end points the
-    # curve is (0,1) (0.5,1) (1,0.5) (1,0); trapezoids of recall over precision:
-    # 0.5*1 + 0.5*(1+0.5)/2 + 0 = 0.875.
-    curve = PRCurve(np.array([0.0, 1.0]), np.array([0.5, 1.0]), np.array([1.0, 0.5]))
-    precision, recall = curve.points()
-    assert precision.tolist() == [0.0, 0.5, 1.0, 1.0] and recall.tolist() == [1, 1, 0.5, 0]
-    assert curve.area() == pytest.approx(0.875)
-    # A dip in accuracy is replaced by the running maximum, as the official curves do:
-    # (0,1) (0.8,1) (0.8,0.5) (1,0) -> 0.8*1 + 0 + 0.2*0.25 = 0.85.
-    dip = PRCurve(np.array([0.0, 1.0]), np.array([0.8, 0.6]), np.array([1.0, 0.5]))
-    assert dip.points()[0].tolist() == [0.0, 0.8, 0.8, 1.0]
-    assert dip.area() == pytest.approx(0.85)
-
-
-def test_pr_curves_sweep_the_official_thresholds_and_match_tt100k_eval():
-    gt, res = random_scene(random.Random(7), num_images=4)
-    curves = pr_curves(gt, res, types=["pn", "pl50"])
-    assert set(curves) == {"all", "small", "medium", "large"}
-    top = max(o["score"] for im in res["imgs"].values() for o in im["objects"] if "score" in o)
-    for name, curve in curves.items():
-        assert curve.thresholds.shape == (100,)
-        assert curve.thresholds[0] == 0 and curve.thresholds[-1] == pytest.approx(top)
-        for k in range(0, 100, 11):
-            r = tt100k_eval(gt, res, types=["pn", "pl50"], minscore=curve.thresholds[k],
-                            size_range=size_bins()[name])
-            assert curve.accuracy[k] == r["accuracy"] and curve.recall[k] == r["recall"]
-
-
-def test_pr_curves_are_monotone_in_the_threshold():
-    rng = random.Random(99)
-    for _ in range(25):
-        gt, res = random_scene(rng, num_images=3)
-        for curve in pr_curves(gt, res, types=["pn", "pl50"], num_thresholds=25).values():
-            precision, recall = curve.points()
-            assert np.all(np.diff(recall) <= 0), "recall must fall as the threshold rises"
-            assert np.all(np.diff(precision) >= 0)
-            assert 0 <= curve.area() <= 1
-
-
-def test_map_counts_only_the_recall_a_detector_reaches():
-    # Nothing detected: every threshold gives accuracy 1 and recall 0, so the area is 0
-    # (with the plot's opening point (0, 1) it would be 0.5 and an empty model would look
-    # like a fair detector).
-    gt = scene(a=[obj("pn", 0, 0, 20, 20), obj("pl50", 40, 0, 90, 50)],
-               b=[obj("i5", 0, 0, 120, 120), obj("pn", 200, 200, 210, 215)])
-    empty = {"imgs": {k: {"objects": []} for k in gt["imgs"]}}
-    for name, curve in pr_curves(gt, empty).items():
-        assert curve.area() == 0.0, name
-    # Half the signs found, perfectly: precision 1 up to recall 0.5 and no further.
-    half = {"imgs": {"a": {"objects": [dict(o, score=60) for o in gt["imgs"]["a"]["objects"]]},
-                     "b": {"objects": []}}}
-    assert pr_curves(gt, half)["all"].area() == pytest.approx(0.5)
-    assert pr_curves(gt, half)["all"].recall_at(0.5) == pytest.approx(0.5)
-    assert pr_curves(gt, empty)["all"].recall_at(0.5) == 0.0
-
-
-def test_recall_at_reads_the_best_operating_point():
-    curve = PRCurve(np.array([0.0, 1.0, 2.0]), np.array([0.3, 0.6, 0.9]), np.array([0.8, 0.5, 0.2]))
-    assert curve.recall_at(0.5) == 0.5 and curve.recall_at(0.9) == 0.2
-    assert curve.recall_at(0.95) == 0.0 and curve.recall_at(0.0) == 0.8
-
-
-def test_map_of_a_perfect_detector_is_one():
-    # Every sign found exactly, with scores spread out: at each threshold accuracy is 1
-    # and only recall falls, so the curve is the unit square's top and right edges.
-    gt = scene(a=[obj("pn", 0, 0, 20, 20), obj("pl50", 40, 0, 90, 50)],
-               b=[obj("i5", 0, 0, 120, 120), obj("pn", 200, 200, 210, 215)])
-    res = {"imgs": {k: {"objects": [dict(o, score=s) for o, s in
-                                    zip(v["objects"], (30, 95))]}
-                    for k, v in gt["imgs"].items()}}
-    for name, curve in pr_curves(gt, res).items():
-        assert curve.area() == pytest.approx(1.0), name
-
-
-# ----------------------------------------------------------------------------------
-# COCO AP
-# ----------------------------------------------------------------------------------
-
-
-def test_coco_ap_of_perfect_detections_is_one():
-    # Areas 400 (small < 32^2), 2500 (medium), 14400 (large >= 96^2).
-    gt = scene(a=[obj("pn", 0, 0, 20, 20), obj("pl50", 40, 0, 90, 50)],
-               b=[obj("i5", 0, 0, 120, 120)], c=[obj("pn", 5, 5, 25, 25)])
-    res = scene(a=[obj("pn", 0, 0, 20, 20, 90), obj("pl50", 40, 0, 90, 50, 80)],
-                b=[obj("i5", 0, 0, 120, 120, 70)])  # image c is not scored
-    m = coco_eval(gt, res)
-    for key in ("AP", "AP50", "AP75", "AP_small", "AP_medium", "AP_large", "AR100"):
-        assert m[key] == pytest.approx(1.0), key
-
-
-def test_coco_ap_by_hand_and_undefined_ranges():
-    # Two small pn signs; detections: a false positive scored 90, an exact hit scored 80.
-    # Ranked: FP (precision 0, recall 0), TP (precision 1/2, recall 1/2). Interpolated
-    # precision is 1/2 at the 51 recall thresholds 0, 0.01, ..., 0.50 and 0 beyond:
-    # AP = 51 * 0.5 / 101 at every IoU. No medium or large sign: those are None.
-    gt = scene(a=[obj("pn", 0, 0, 20, 20), obj("pn", 50, 0, 70, 20)])
-    res = scene(a=[obj("pn", 200, 200, 220, 220, 90), obj("pn", 0, 0, 20, 20, 80)])
-    m = coco_eval(gt, res)
-    assert m["AP"] == pytest.approx(25.5 / 101) and m["AP50"] == pytest.approx(25.5 / 101)
-    assert m["AP_small"] == pytest.approx(25.5 / 101)
-    assert m["AP_medium"] is None and m["AP_large"] is None
-
-
-def test_coco_ignores_types_outside_the_list_and_survives_no_detections():
-    # A zz sign with no detection would halve AP if zz were a category; it is not.
-    gt = scene(a=[obj("pn", 0, 0, 20, 20), obj("zz", 50, 0, 70, 20)])
-    assert coco_eval(gt, scene(a=[obj("pn", 0, 0, 20, 20, 90)]))["AP"] == pytest.approx(1)
-    assert coco_eval(gt, scene(a=[]))["AP"] == 0.0
-
-
-# ----------------------------------------------------------------------------------
-# Everything at once, files, figures
-# ----------------------------------------------------------------------------------
-
-
 def test_size_bins_scale():
     assert size_bins() == {"all": (0, 400), "small": (0, 32), "medium": (32, 96),
                            "large": (96, 400)}
     assert size_bins(0.5)["medium"] == (16, 48)
     with pytest.raises(ValueError, match="scale"):
         size_bins(0)
-
-
-def test_evaluate_all_agrees_with_the_parts_and_is_plain_json(tmp_path):
-    gt, res = random_scene(random.Random(3), num_images=4)
-    m = evaluate_all(gt, res, types=["pn", "pl50"], num_thresholds=20)
-    assert set(m) == {"settings", "tt100k", "map", "recall_at_accuracy_0.5", "curves", "coco"}
-    for name, size_range in size_bins().items():
-        direct = tt100k_eval(gt, res, types=["pn", "pl50"], size_range=size_range)
-        assert counts(m["tt100k"][name]) == counts(direct)
-        assert m["map"][name] == m["curves"][name]["map"]
-        curve = m["curves"][name]
-        reached = [r for a, r in zip(curve["accuracy"], curve["recall"]) if a >= 0.5]
-        assert m["recall_at_accuracy_0.5"][name] == max(reached, default=0.0)
-    assert m["tt100k"]["all"]["per_class"]["pn"] == tt100k_eval(
-        gt, res, types=["pn", "pl50"])["per_class"]["pn"]
-    assert m["coco"] == coco_eval(gt, res, types=["pn", "pl50"])
-    json.dumps(m, allow_nan=False)  # only plain Python numbers, no NaN
-
-    path = write_metrics(tmp_path / "m.json", m, provenance={"command": "test"})
-    back = json.loads(path.read_text())
-    assert back["provenance"] == {"command": "test"}
-    assert back["metrics"]["tt100k"]["all"]["correct"] == m["tt100k"]["all"]["correct"]
-    default = json.loads(write_metrics(tmp_path / "d.json", m).read_text())
-    assert {"git_commit", "torch_version", "time_utc"} <= set(default["provenance"])
 
 
 def test_files_and_dicts_give_the_same_numbers(tmp_path):
@@ -539,48 +321,6 @@ def test_integer_image_ids_are_accepted():
     gt = {"imgs": {10056: {"objects": [obj("pn", 0, 0, 20, 20)]}}}
     res = {"imgs": {"10056": {"objects": [obj("pn", 0, 0, 20, 20, 90)]}}}
     assert counts(tt100k_eval(gt, res)) == (1, 1, 1)
-
-
-def test_tt100k_objects_from_tensors():
-    import torch
-
-    # Labels index type42: 0 -> "i2", 35 -> "pne" (type42 drops io, po and wo).
-    boxes = torch.tensor([[10.0, 20.0, 30.0, 44.0], [0.0, 0.0, 5.0, 5.0]])
-    scores = torch.tensor([0.5, 0.25]) * 100  # percent, for the official minscore 40
-    entry = tt100k_objects(boxes, torch.tensor([0, 35]), "type42", scores=scores)
-    assert entry == {"objects": [
-        {"category": "i2", "bbox": {"xmin": 10.0, "ymin": 20.0, "xmax": 30.0, "ymax": 44.0},
-         "score": 50.0},
-        {"category": "pne", "bbox": {"xmin": 0.0, "ymin": 0.0, "xmax": 5.0, "ymax": 5.0},
-         "score": 25.0},
-    ]}
-    assert tt100k_objects(torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64)) == {"objects": []}
-    gt_entry = tt100k_objects(boxes, [0, 35])
-    assert "score" not in gt_entry["objects"][0]
-    with pytest.raises(ValueError, match="labels must be integers"):
-        tt100k_objects(boxes, [0, 42])
-    with pytest.raises(ValueError, match="boxes must have shape"):
-        tt100k_objects(boxes[:, :3], [0, 1])
-    with pytest.raises(ValueError, match="scores must have shape"):
-        tt100k_objects(boxes, [0, 1], scores=[1.0])
-
-
-def test_plots_return_figures():
-    from matplotlib.figure import Figure
-
-    gt, res = random_scene(random.Random(5))
-    curves = pr_curves(gt, res, types=["pn", "pl50"], num_thresholds=10)
-    fig = plot_pr_curves(curves, title="synthetic")
-    assert isinstance(fig, Figure) and len(fig.axes[0].lines) == 4
-    panels = plot_pr_panels({name: {"ours": c} for name, c in curves.items()})
-    assert isinstance(panels, Figure) and len(panels.axes) == 4
-    with pytest.raises(ValueError):
-        plot_pr_curves({})
-
-
-# ----------------------------------------------------------------------------------
-# Bad input: clear errors that name what is wrong
-# ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
