@@ -21,7 +21,7 @@ from mcn.data.transforms import (
     normalize,
     train_transform,
 )
-from tests.data.drawn_scene import check_consistent, scene
+from tests.data.drawn_scene import COLOURS, check_consistent, naive_boxes, scene
 
 
 def test_letterbox_meta_by_hand_and_boxes_map_back():
