@@ -1,4 +1,5 @@
-"""Data-parallel training: two CPU processes (gloo) agree on every parameter and buffer."""
+"""Data-parallel training: two CPU processes (gloo) agree on every parameter and buffer;
+torchrun launches the command line; devices are checked."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from mcn.train import distributed
 from mcn.train.distributed import find_free_port
 
 WORLD_SIZE = 2
@@ -101,3 +103,11 @@ def test_torchrun_launches_the_command_line(tmp_path):
     assert done.stdout.count("trained 2 iterations") == 1  # rank 0 alone reports
     config = (tmp_path / "run" / "config.json").read_text()
     assert '"world_size": 2' in config
+
+
+def test_resolve_device_refuses_cuda_without_cuda():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        distributed.resolve_device("cuda")
+    assert distributed.resolve_device("auto").type == "cpu"
