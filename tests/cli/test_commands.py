@@ -1,68 +1,17 @@
-"""The ``mcn`` command line: help, an end-to-end run on CPU, and one-line user errors."""
+"""The commands end to end on CPU: synth, train, eval, predict, export; data stats, size,
+bench."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
+import json
 
 import cv2
 import pytest
-import torch
 
 from mcn.cli import main
-from mcn.export import scan_corner_pool
-from mcn.nn.corner_pool import corner_pool
+from tests.cli.running import run_cli
 
-SMALL_TRAIN = ["--preset", "tiny", "--iters", "2", "--batch-size", "2", "--input-size", "64",
-               "--image-size", "128", "--train-images", "4", "--val-images", "2",
-               "--workers", "0", "--classes", "top3", "--device", "cpu", "--quiet",
-               "--threads", "1"]
-
-
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    """Run ``mcn ARGS`` in this process: (exit status, stdout, stderr)."""
-    try:
-        status = main(args)
-    except SystemExit as stop:
-        status = stop.code if isinstance(stop.code, int) else 1
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
-
-
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory) -> Path:
-    """Synthetic TT100K-layout data and a 2-iteration tiny run, shared by the tests."""
-    root = tmp_path_factory.mktemp("cli")
-    torch.set_num_threads(1)
-    assert main(["data", "synth", "--out", str(root / "synth"), "--num", "3", "--split", "test",
-                 "--image-size", "128", "--seed", "1", "--quiet", "--classes", "top3"]) == 0
-    assert main(["train", "--data", "synth", "--out", str(root / "run"), *SMALL_TRAIN]) == 0
-    return root
-
-
-# --------------------------------------------------------------------------- help
-
-@pytest.mark.parametrize("command", [["data", "synth"], ["data", "stats"], ["train"], ["eval"],
-                                     ["predict"], ["size"], ["bench"], ["export"]])
-def test_every_subcommand_has_help_with_examples(command, capsys):
-    status, out, _ = run_cli([*command, "--help"], capsys)
-    assert status == 0
-    assert "examples:" in out and f"mcn {' '.join(command)}" in out
-
-
-def test_python_dash_m_mcn_runs_the_command_line():
-    done = subprocess.run([sys.executable, "-m", "mcn", "--help"], capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0
-    for name in ("data", "train", "eval", "predict", "size", "bench", "export"):
-        assert name in done.stdout
-
-
-# --------------------------------------------------------------------------- end to end
 
 @pytest.mark.slow
 def test_synth_train_eval_predict_export(workspace, capsys):
@@ -152,92 +101,3 @@ def test_bench_lists_the_benchmark_modules(capsys):
     modules = sorted(p.stem for p in folder.glob("*.py")
                      if not p.stem.startswith("_") and "\ndef main(" in p.read_text())
     assert sorted(out.split()) == modules
-
-
-# --------------------------------------------------------------------------- user errors
-
-def assert_one_line_error(status: int, err: str, *fragments: str) -> None:
-    assert status == 1
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("mcn ") and "error:" in lines[0]
-    assert "Traceback" not in err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-
-
-def test_missing_dataset_is_one_line(tmp_path, capsys):
-    status, _, err = run_cli(["train", "--data", f"tt100k:{tmp_path / 'nope'}", "--out",
-                              str(tmp_path / "run"), *SMALL_TRAIN], capsys)
-    assert_one_line_error(status, err, "mcn train", "TT100K folder", "nope", "not found")
-    status, _, err = run_cli(["train", "--data", "voc:x", "--out", str(tmp_path / "run"), *SMALL_TRAIN], capsys)
-    assert_one_line_error(status, err, "expected synth, tt100k:ROOT or coco:ANN.json")
-
-
-def test_missing_or_truncated_checkpoint_is_one_line(workspace, tmp_path, capsys):
-    status, _, err = run_cli(["eval", "--checkpoint", str(tmp_path / "none.pt"), "--data", "synth",
-                              "--out", str(tmp_path / "e")], capsys)
-    assert_one_line_error(status, err, "none.pt does not exist")
-    data = (workspace / "run" / "last.pt").read_bytes()
-    broken = tmp_path / "broken.pt"
-    broken.write_bytes(data[: len(data) // 2])
-    status, _, err = run_cli(["export", "--checkpoint", str(broken), "--onnx", str(tmp_path / "m.onnx")], capsys)
-    assert_one_line_error(status, err, "broken.pt is truncated or corrupt")
-    assert (workspace / "run" / "last.pt").read_bytes() == data
-
-
-def test_resuming_with_another_class_count_is_one_line(workspace, tmp_path, capsys):
-    import shutil
-    run = tmp_path / "run"
-    shutil.copytree(workspace / "run", run)
-    args = [a if a != "top3" else "top4" for a in SMALL_TRAIN]
-    status, _, err = run_cli(["train", "--data", "synth", "--out", str(run), "--resume", *args], capsys)
-    assert_one_line_error(status, err, "3 classes but the run asks for 4")
-    status, _, err = run_cli(["train", "--data", "synth", "--out", str(run), *SMALL_TRAIN], capsys)
-    assert_one_line_error(status, err, "already holds a run", "--resume")
-
-
-def test_other_mistakes_are_one_line(workspace, tmp_path, capsys):
-    status, _, err = run_cli(["predict", "--checkpoint", str(workspace / "run" / "last.pt"),
-                              str(tmp_path / "missing.jpg"), "--out", str(tmp_path / "p"),
-                              "--device", "cpu"], capsys)
-    assert_one_line_error(status, err, "missing.jpg", "not found")
-    status, _, err = run_cli(["eval", "--checkpoint", str(workspace / "run" / "last.pt"),
-                              "--data", "synth", "--num", "1", "--out", str(tmp_path / "e"),
-                              "--scales", "0.5,1", "--scale-band", "48,8"], capsys)
-    assert_one_line_error(status, err, "scale band", "(48.0, 8.0)")
-    status, _, err = run_cli(["bench", "no_such_benchmark"], capsys)
-    assert_one_line_error(status, err, "unknown benchmark(s) no_such_benchmark")
-    if not torch.cuda.is_available():
-        status, _, err = run_cli(["eval", "--checkpoint", str(workspace / "run" / "last.pt"),
-                                  "--data", "synth", "--out", str(tmp_path / "e"), "--device", "cuda"], capsys)
-        assert_one_line_error(status, err, "CUDA is not available")
-
-
-def test_errors_reach_the_shell_without_a_traceback(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "mcn", "eval", "--checkpoint", str(tmp_path / "x.pt"),
-                           "--data", "synth", "--out", str(tmp_path)], capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == [f"mcn eval: error: checkpoint {tmp_path / 'x.pt'} does not exist"]
-
-
-# --------------------------------------------------------------------------- export pooling
-
-@pytest.mark.parametrize("direction", ["top", "left", "bottom", "right"])
-@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (2, 3, 5, 7), (1, 2, 8, 3), (1, 1, 9, 16)])
-def test_the_export_pooling_equals_cummax_pooling(direction, shape):
-    generator = torch.Generator().manual_seed(sum(shape))
-    values = torch.randint(-3, 4, shape, generator=generator).float()  # many ties
-    assert torch.equal(scan_corner_pool(values, direction), corner_pool(values, direction))
-    noise = torch.randn(shape, generator=generator)
-    assert torch.equal(scan_corner_pool(noise, direction), corner_pool(noise, direction))
-
-
-def test_the_export_pooling_by_hand():
-    row = torch.tensor([[[[2.0, 1, 3, 0, 2]]]])  # the hand-worked vectors of the pooling tests
-    assert scan_corner_pool(row, "left").flatten().tolist() == [3, 3, 3, 2, 2]
-    assert scan_corner_pool(row, "right").flatten().tolist() == [2, 2, 3, 3, 3]
-    column = torch.tensor([3.0, 1, 3, 2, 0]).reshape(1, 1, 5, 1)
-    assert scan_corner_pool(column, "top").flatten().tolist() == [3, 3, 3, 2, 0]
-    assert scan_corner_pool(column, "bottom").flatten().tolist() == [3, 3, 3, 3, 3]
