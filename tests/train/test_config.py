@@ -31,3 +31,8 @@ def test_config_round_trips_through_a_dict():
     config = small_config(classes=("pn", "pne"))
     again = TrainConfig.from_dict(json.loads(json.dumps(config.to_dict())))
     assert again == config
+
+
+def test_model_width_overrides_the_preset_width():
+    config = small_config(model_width=0.125)
+    assert config.model_config.width == 0.125 and small_config().model_config.width == 0.0625
