@@ -110,6 +110,7 @@ def run(repeats: int = 50, device: str = "cpu",
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Command line of this benchmark (``mcn bench decode -- --repeats 10``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=50, help="timed runs per figure")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")

@@ -105,6 +105,7 @@ def benchmark_train_step(
 
 
 def main(argv: Sequence[str] | None = None) -> Path:
+    """Command line of this benchmark; returns the JSON file written."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
     parser.add_argument("--presets", nargs="+", default=["tiny", "paper"], choices=list(PRESETS))

@@ -67,6 +67,7 @@ def measure(image_size: int, num_images: int, seed: int = 0,
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
+    """Command line of this benchmark; returns what it wrote."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512],
                         help="image sizes to measure (default: 256 512)")

@@ -45,6 +45,7 @@ def benchmark_modules() -> dict[str, Callable]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the named benchmarks (all by default), each with the options after ``--``."""
     available = benchmark_modules()
     if args.list:
         for name in available:

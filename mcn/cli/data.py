@@ -58,6 +58,7 @@ def add_parser(commands: Any) -> None:
 
 
 def cmd_data_synth(args: argparse.Namespace) -> int:
+    """Write synthetic scenes as a split of a TT100K-layout folder."""
     from mcn.classes import parse_classes
     from mcn.data.synthetic import SyntheticSigns
     from mcn.data.tt100k_writer import write_tt100k
@@ -71,6 +72,7 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_data_stats(args: argparse.Namespace) -> int:
+    """Print (and optionally write and draw) a data set's statistics."""
     from mcn.classes import parse_classes
     from mcn.data.sources import build_dataset
     from mcn.data.stats import dataset_stats, plot_stats

@@ -42,6 +42,7 @@ def add_parser(commands: Any) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    """Detect a data set with a checkpoint, score it, write results, metrics and curves."""
     import numpy as np
 
     from mcn.checkpoint import load_model

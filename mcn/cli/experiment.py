@@ -73,6 +73,7 @@ def _run(args: argparse.Namespace, checkpoints: dict, variants: list[str], devic
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
+    """Run one experiment on trained runs and write its rows with provenance."""
     from mcn import experiments
     from mcn.benchmarks.timing import load_average
     from mcn.checkpoint import save_weights

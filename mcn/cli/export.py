@@ -29,6 +29,7 @@ def add_parser(commands: Any) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """Write the checkpoint's network as ONNX and compare it with PyTorch."""
     from mcn.checkpoint import load_model
     from mcn.export import export_onnx
 

@@ -34,6 +34,7 @@ def add_parser(commands: Any) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    """Detect, draw and list the signs of each image file."""
     from mcn.checkpoint import load_model
     from mcn.data.images import load_image
     from mcn.data.tt100k_format import prediction_record

@@ -25,6 +25,7 @@ def add_parser(commands: Any) -> None:
 
 
 def cmd_size(args: argparse.Namespace) -> int:
+    """Print the size table of every variant and preset."""
     from mcn.models import model_size_table
     from mcn.provenance import provenance, write_json
 

@@ -66,6 +66,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Train as the preset and the options say; print the losses and the validation."""
     from mcn.train import train
 
     apply_threads(args)

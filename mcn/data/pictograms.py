@@ -265,6 +265,7 @@ def _crossing(pen: Pen, ink, paper) -> None:
 # ---------------------------------------------------------------------------------------
 
 def no_parking(pen: Pen) -> None:
+    """pn: blue disc, red ring, red cross."""
     pen.disc((0, 0), 1.0, RED)
     pen.disc((0, 0), 0.8, BLUE)
     pen.line([(-0.58, -0.58), (0.58, 0.58)], 0.15, RED)
@@ -273,11 +274,13 @@ def no_parking(pen: Pen) -> None:
 
 
 def no_entry(pen: Pen) -> None:
+    """pne: red disc with a white bar."""
     pen.disc((0, 0), 1.0, RED)
     pen.rect(-0.68, -0.17, 0.68, 0.17, WHITE)
 
 
 def stop(pen: Pen) -> None:
+    """The stop sign (not a TT100K class): a red octagon with STOP."""
     polygon, _ = outline_units("octagon")
     pen.polygon(polygon, WHITE)
     pen.polygon(polygon * 0.9, RED)
@@ -285,6 +288,7 @@ def stop(pen: Pen) -> None:
 
 
 def give_way(pen: Pen) -> None:
+    """pg: red-rimmed inverted triangle with the yield glyph."""
     polygon, (fx, fy) = outline_units("inverted_triangle")
     centre = np.array([fx, fy])
     pen.polygon(polygon, RED)
@@ -293,6 +297,7 @@ def give_way(pen: Pen) -> None:
 
 
 def crossing_sign(pen: Pen) -> None:
+    """ip: blue square with a pedestrian crossing."""
     polygon, _ = outline_units("square")
     pen.polygon(polygon, WHITE)
     pen.polygon(polygon * 0.93, BLUE)

@@ -51,6 +51,7 @@ def _coco_datasets(
 def coco_from_parsed(
     parsed: ScoredImages, types: tuple[str, ...], minscore: float | None
 ) -> dict[str, float | None]:
+    """``coco_eval`` on images already read (``protocol.scored_images``)."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 

@@ -92,6 +92,8 @@ def sweep(
     bins: Mapping[str, tuple[float, float]],
     num_thresholds: int,
 ) -> dict[str, PRCurve]:
+    """One PRCurve per size bin: the protocol counted at ``num_thresholds`` thresholds
+    from 0 to ``max_score`` (one matching per threshold serves every bin)."""
     thresholds = np.linspace(0.0, max_score, num_thresholds)
     measured: dict[str, list[dict[str, Any]]] = {name: [] for name in bins}
     for minscore in thresholds.tolist():
