@@ -1,11 +1,12 @@
-# Two entry points (README.md): `make book` builds the book, `make test` runs the tests.
+# Two entry points (README.md): `make book` builds the book, `make test` runs the tests
+# (`make test-fast` leaves out the tests marked slow: executing the chapters, DDP, whole runs).
 # Each creates the local virtual environment .venv from requirements.txt on first use.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: book test bench clean
+.PHONY: book test test-fast bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +21,9 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow"
 
 bench: $(STAMP)
 	$(PY) -m mcn bench

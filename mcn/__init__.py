@@ -1,16 +1,23 @@
 """mcn: Mask-CornerNet (Yang, Fan and Guo, 2020), the package behind the book.
 
-Subpackages and modules, each imported on first use (``import mcn; mcn.nn.corner_pool``)
-so that ``import mcn`` stays fast:
+Data flows one way through the package, in the order the book teaches it:
 
-* ``mcn.nn``        layers: corner pooling, fire/SGE, hourglass, EM attention, mask module
-* ``mcn.models``    the detector, its five variants and two presets
-* ``mcn.data``      synthetic and TT100K traffic signs, COCO, transforms, statistics
-* ``mcn.targets``   corner heatmaps, offsets, embeddings indices, mask targets
-* ``mcn.losses``    focal, pull, push, offset and mask losses
-* ``mcn.decode``    corners to boxes
-* ``mcn.evaluate``  the TT100K protocol, PR curves, mAP, COCO AP
-* ``mcn.train``     the trainer (single process or DDP)
+* ``mcn.classes``, ``mcn.boxes``  catalogues, class parsing, size bins; box IoU (ch. 2)
+* ``mcn.data``        synthetic and TT100K traffic signs, COCO, transforms, the stream (ch. 2, 9)
+* ``mcn.nn``          layers: corner pooling, fire/SGE, hourglass, EM attention, mask module (ch. 3-6)
+* ``mcn.models``      the detector, its five variants and two size presets (ch. 3-6)
+* ``mcn.corners``     corner cells, peaks and pairing rules (ch. 7, 8)
+* ``mcn.targets``, ``mcn.losses``   training targets and the five loss terms (ch. 7)
+* ``mcn.decode``, ``mcn.multiscale``   corners to boxes, at one input size or several (ch. 8)
+* ``mcn.checkpoint``  saving, resuming, loading trained models (ch. 9)
+* ``mcn.inference``   detecting a dataset or an image (ch. 8, 10)
+* ``mcn.evaluate``    the TT100K protocol, PR curves, mAP, COCO AP (ch. 10)
+* ``mcn.train``       the trainer (single process or DDP) (ch. 9)
+* ``mcn.experiments`` the paper's tables at book scale (ch. 11)
+* ``mcn.viz``         interactive views (ch. 12); ``mcn.cli`` the ``mcn`` command line
+
+Each is imported on first use (``import mcn; mcn.nn.corner_pool``), so that ``import
+mcn`` stays fast. Each module's docstring names the chapter that teaches it.
 """
 
 from __future__ import annotations
@@ -21,9 +28,10 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "benchmarks", "checkpoint", "classes", "cli", "data", "decode", "distributed",
-    "evaluate", "export", "losses", "models", "nn", "predict", "provenance", "targets",
-    "train", "widgets",
+    "benchmarks", "boxes", "checkpoint", "classes", "cli", "corners", "data", "decode",
+    "evaluate", "experiments", "export", "figures", "inference", "losses", "mask_quality",
+    "models", "multiscale", "nn", "predict", "provenance", "targets", "train", "viz",
+    "widgets",
 )
 
 

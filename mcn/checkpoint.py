@@ -1,4 +1,9 @@
-"""Training checkpoints: everything needed to continue a run exactly where it stopped.
+"""Checkpoints: everything needed to continue a run exactly where it stopped, and the
+trained model they hold.
+
+Taught in chapter 9 (saving and resuming, ``save_checkpoint``, ``load_checkpoint``) and
+used from chapter 3 on to load the trained tiny models the repository ships
+(``load_model``, ``shipped_checkpoint``).
 
 A checkpoint is one ``torch.save`` file holding a plain dictionary:
 
@@ -12,16 +17,21 @@ num_classes    number of heatmap channels
 classes        the category names, in label order
 iteration      optimiser steps taken so far
 config         the training configuration, as a dict
+model_config   the ``ModelConfig`` sizes the network was built with, as a dict
+data           the data specification of the run
 model          the model's ``state_dict`` (parameters and buffers: BN statistics and
                the EM-attention bases)
 optimizer      the optimiser's ``state_dict`` (Adam moments and step counts)
 scheduler      the learning-rate scheduler's ``state_dict``
+scaler         the AMP gradient scaler's ``state_dict``
 rng            random generator states: torch (CPU and CUDA), NumPy, Python
 best_metric    best validation score so far (or None)
 =============  ==============================================================
 
 The data order needs no state of its own: it is a pure function of (seed, iteration)
-(``mcn.distributed.sample_index``), and both are in the file.
+(``mcn.data.stream.sample_index``), and both are in the file. Weights-only copies
+(``save_weights``) keep the keys of ``INFERENCE_KEYS``: they load for inference, not
+for resuming.
 
 Files are written atomically: to a temporary file in the same folder, flushed to disk,
 then renamed over the target. A run killed while saving therefore leaves the previous
@@ -38,10 +48,19 @@ from typing import Any
 import numpy as np
 import torch
 
+from mcn.models import MaskCornerNet, ModelConfig, build_model
+
 CHECKPOINT_FORMAT = "mcn-checkpoint-1"
 
 #: Keys every training checkpoint has; ``load_checkpoint`` checks them.
 REQUIRED_KEYS = ("format", "variant", "num_classes", "model", "iteration", "config")
+
+#: Keys a checkpoint keeps when it is shipped for inference only (``save_weights``).
+INFERENCE_KEYS = ("variant", "model_preset", "model_config", "num_classes", "classes",
+                  "iteration", "config", "data", "model", "best_metric")
+
+#: where a repository checkout keeps the trained tiny models (``mcn experiment --ship``)
+SHIPPED_CHECKPOINTS = Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "tiny"
 
 
 class CheckpointError(ValueError):
@@ -105,6 +124,62 @@ def check_compatible(state: dict, variant: str, num_classes: int, source: str = 
         raise CheckpointError(
             f"{source} has {state['num_classes']} classes but the run asks for {num_classes}"
         )
+
+
+# --------------------------------------------------------------------------- the model
+
+def stored_model_config(state: dict[str, Any]) -> ModelConfig | None:
+    """The ``ModelConfig`` saved in a checkpoint (None for checkpoints without one)."""
+    fields = state.get("model_config")
+    if fields is None:
+        return None
+    return ModelConfig.from_dict(fields)
+
+
+def load_weights(model: torch.nn.Module, state: dict[str, Any], source: str | os.PathLike) -> None:
+    """Put a checkpoint's weights into ``model``; ``CheckpointError`` naming ``source``
+    and the first mismatch when they do not fit."""
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as err:
+        lines = str(err).splitlines()
+        detail = lines[1].strip() if len(lines) > 1 else lines[0]  # line 0 only says "Error(s)"
+        raise CheckpointError(f"{source}: the weights do not fit a {model.variant} with "
+                              f"{model.num_classes} classes ({detail})") from err
+
+
+def load_model(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
+               ) -> tuple[MaskCornerNet, dict[str, Any]]:
+    """The model stored in a checkpoint, in eval mode on ``device``.
+
+    Returns (model, state) where state is the checkpoint dict (config, classes,
+    iteration...). Errors name the file: missing, corrupt, or weights that do not fit.
+    """
+    state = load_checkpoint(checkpoint, map_location="cpu")
+    sizes = stored_model_config(state) or state.get("model_preset", "paper")
+    model = build_model(state["variant"], int(state["num_classes"]), sizes)
+    load_weights(model, state, f"checkpoint {checkpoint}")
+    return model.to(device).eval(), state
+
+
+def save_weights(checkpoint: str | os.PathLike, destination: str | os.PathLike) -> Path:
+    """Copy a training checkpoint without optimiser, scheduler and RNG states.
+
+    The result loads with ``load_model`` and ``mcn eval`` (it cannot resume training):
+    about a third of the size, which is what the repository ships.
+    """
+    state = load_checkpoint(checkpoint)
+    return save_checkpoint(destination, {k: state[k] for k in INFERENCE_KEYS if k in state})
+
+
+def shipped_checkpoint(variant: str = "mask-cornernet") -> Path | None:
+    """The trained tiny checkpoint of ``variant`` that the repository ships, or None.
+
+    The files live in the repository's ``data/checkpoints/tiny/`` (a clone, an editable
+    install, Colab); an installed wheel has none, and then this returns None.
+    """
+    path = SHIPPED_CHECKPOINTS / f"{variant}.pt"
+    return path if path.is_file() else None
 
 
 # --------------------------------------------------------------------------- RNG states

@@ -13,6 +13,8 @@ opset 11; the result is exactly equal (a maximum involves no rounding), which
 ``export_onnx`` traces the model with that pooling swapped in (``export_friendly``),
 then runs the ONNX file with ONNX Runtime on the same input and compares every output
 with PyTorch's.
+
+No chapter teaches it (the book runs the PyTorch model); ``mcn export`` uses it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from mcn.models import HEAD_KEYS
 
 # The module itself (``mcn.nn.corner_pool`` the attribute is the function of that name).
 corner_pool_module = importlib.import_module("mcn.nn.corner_pool")
@@ -83,8 +87,7 @@ def export_friendly() -> Iterator[None]:
 
 def output_names(model: torch.nn.Module) -> list[str]:
     """The eval-mode output keys in a fixed order (mask last, when there is one)."""
-    names = ["tl_heat", "br_heat", "tl_emb", "br_emb", "tl_off", "br_off"]
-    return names + (["mask"] if getattr(model, "has_mask", False) else [])
+    return list(HEAD_KEYS) + (["mask"] if getattr(model, "has_mask", False) else [])
 
 
 class _TupleOutputs(torch.nn.Module):

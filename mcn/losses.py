@@ -22,7 +22,7 @@ pull/push are normalised per image (by N and N (N - 1)) and then *summed* over t
 The pull term is divided by exactly N (the reference uses N + 1e-4, which only guards
 0 / 0; here images without objects are masked out instead, so the division is exact).
 With two supervised hourglass stacks every term is summed over the stacks and divided by
-their number.
+their number. Taught in chapter 7.
 """
 
 from __future__ import annotations
@@ -165,6 +165,9 @@ class LossWeights:
     mask: float = 1.0
 
 
+#: The loss terms ``detection_loss`` returns, in order; "total" is their weighted sum.
+LOSS_TERMS = ("det", "pull", "push", "off", "mask", "total")
+
 _TARGET_KEYS = ("tl_heat", "br_heat", "tl_off", "br_off", "tl_idx", "br_idx", "valid")
 
 
@@ -228,4 +231,4 @@ def detection_loss(outputs: Sequence[Mapping[str, torch.Tensor]] | Mapping[str, 
     losses["total"] = (weights.det * losses["det"] + weights.pull * losses["pull"]
                        + weights.push * losses["push"] + weights.off * losses["off"]
                        + weights.mask * losses["mask"])
-    return {k: losses[k] for k in ("det", "pull", "push", "off", "mask", "total")}
+    return {k: losses[k] for k in LOSS_TERMS}

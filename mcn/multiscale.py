@@ -28,6 +28,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
+from mcn.boxes import long_side
 from mcn.decode import soft_nms
 
 __all__ = ["check_scales", "check_band", "scaled_input_sizes", "keep_in_band",
@@ -94,8 +95,7 @@ def keep_in_band(detections: Mapping[str, torch.Tensor], letterbox_scale: float,
         smallest, largest: this is the smallest (keeps every box above ``low``) or the
             largest (keeps every box below ``high``) input size.
     """
-    boxes = detections["boxes"]
-    side = torch.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * letterbox_scale
+    side = long_side(detections["boxes"]) * letterbox_scale
     low, high = band
     keep = torch.ones_like(side, dtype=torch.bool)
     if not largest:

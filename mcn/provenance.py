@@ -1,9 +1,11 @@
 """Provenance for every file that carries a number: what produced it, where and when.
 
-DESIGN.md asks that every run producing a figure (training, evaluation, benchmark)
+The book's rule: every run producing a figure (training, evaluation, benchmark)
 writes a JSON with the command, config, git commit, seed, torch version, device and
 time. ``provenance()`` collects those fields; ``write_json`` writes a results file
 atomically (temporary file, then rename) so an interrupted run never leaves half a file.
+
+Used by every chapter that shows a measured number (chapters 9 to 11).
 """
 
 from __future__ import annotations

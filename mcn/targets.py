@@ -8,28 +8,16 @@ framework" and "Mask module") keeps these targets and adds a semantic segmentati
 target at half the input resolution, with C + 1 classes (0 is background), for its mask
 module.
 
-Coordinate conventions (the whole package follows them, ``mcn.decode`` undoes them):
-
-* Boxes are ``(x1, y1, x2, y2)`` in input pixels with *exclusive* right/bottom edges: a box
-  covering pixel columns 10..19 has ``x1 = 10, x2 = 20``.
-* The output map has stride ``s`` (4). A corner's continuous output coordinate is its
-  pixel coordinate divided by ``s``.
-* TL corner ``(x1, y1)``: cell ``floor(x1 / s)``, offset ``x1 / s - cell`` in ``[0, 1)``.
-* BR corner ``(x2, y2)``: cell ``ceil(x2 / s) - 1``, offset ``x2 / s - cell`` in ``(0, 1]``.
-  The BR cell is the last output cell the box covers, just as the TL cell is the first, so
-  both corner cells lie inside the box, a box touching the right or bottom border
-  (``x2 = W``) still lands on the map, and two boxes that touch (``x2 == x1'``) never
-  share a cell along that axis. Decoding is the same formula for both corners:
-  ``pixel = (cell + offset) * s``, so the round trip is exact.
-* A corner's flat index into the output map is ``y * w + x`` (``w`` the map width).
-* Offsets are stored as ``(dx, dy)``: channel 0 of the offset maps is x, channel 1 is y.
+Coordinates follow ``mcn.corners``: boxes are ``(x1, y1, x2, y2)`` in input pixels with
+exclusive right/bottom edges; a corner lands on the cell ``corner_cells`` gives it, and
+its flat index into the output map is ``y * w + x`` (``w`` the map width).
 
 Semantic mask target: each instance mask is brought to the mask resolution (stride 2) by a
 majority vote over every ``mask_stride x mask_stride`` block (a cell belongs to the object
 when at least half of its pixels do), then overlapping instances are resolved in favour of
 the *smaller* box: in street scenes the smaller sign is the one in front, and otherwise a
 large sign would erase a small one completely. Without instance masks the filled boxes
-are used (a cell belongs to a box when its centre lies inside it).
+are used (a cell belongs to a box when its centre lies inside it). Taught in chapter 7.
 """
 
 from __future__ import annotations
@@ -39,12 +27,13 @@ from typing import Sequence
 
 import torch
 
+from mcn.corners import corner_cells
+
 __all__ = [
     "gaussian_radius",
     "gaussian_kernel",
     "draw_gaussian",
     "draw_gaussians",
-    "corner_cells",
     "semantic_mask",
     "build_targets",
 ]
@@ -56,7 +45,7 @@ def gaussian_radius(height, width, min_overlap: float = 0.3):
 
     CornerNet considers three ways of moving the two corners by up to ``r`` (both inwards,
     both outwards, one in and one out), solves a quadratic for each and takes the
-    smallest ``r``; REFERENCE.md section 3 gives the three cases. ``height`` and ``width``
+    smallest ``r`` (chapter 7 derives the three cases). ``height`` and ``width``
     are the box size on the output map.
 
     Args:
@@ -156,24 +145,6 @@ def draw_gaussians(heatmaps: torch.Tensor, batch: torch.Tensor, channel: torch.T
         values = kernel.expand_as(index)
         flat.scatter_reduce_(0, index[on_map], values[on_map], reduce="amax")
     return heatmaps
-
-
-# --------------------------------------------------------------------------- corners
-def corner_cells(boxes: torch.Tensor, stride: int) -> tuple[torch.Tensor, torch.Tensor,
-                                                            torch.Tensor, torch.Tensor]:
-    """Output cells and sub-cell offsets of the TL and BR corners of ``boxes`` (N, 4).
-
-    Returns ``(tl_cell, tl_off, br_cell, br_off)``, each (N, 2) in (x, y) order; cells are
-    int64, offsets float32. TL uses ``floor`` (offset in [0, 1)), BR uses ``ceil - 1``
-    (offset in (0, 1]); see the module docstring for why.
-    """
-    scaled = boxes.to(torch.float64) / stride  # float64 keeps x / s - cell exact enough
-    tl = scaled[:, :2]
-    br = scaled[:, 2:]
-    tl_cell = tl.floor()
-    br_cell = br.ceil() - 1
-    return (tl_cell.to(torch.int64), (tl - tl_cell).to(torch.float32),
-            br_cell.to(torch.int64), (br - br_cell).to(torch.float32))
 
 
 # --------------------------------------------------------------------------- masks

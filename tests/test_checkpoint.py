@@ -91,7 +91,7 @@ def test_rng_states_round_trip_through_a_file(tmp_path):
 
 def test_load_model_refuses_weights_that_do_not_fit(tmp_path):
     from mcn.models import build_model
-    from mcn.predict import load_model
+    from mcn.checkpoint import load_model
 
     model = build_model("cornernet-squeeze", 2, "tiny")
     state = a_state(variant="cornernet-squeeze", num_classes=2, model=model.state_dict(),

@@ -1,36 +1,22 @@
-"""Decoding: round trip from targets, pair rejection, soft-NMS, letterbox, TT100K format."""
+"""Decoding: round trip from targets, pair rejection, soft-NMS, back to the original image,
+batches."""
 
 from __future__ import annotations
 
 import math
 
-import pytest
-import torch
-import torch.nn.functional as F
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+import pytest
+import torch
 
-from mcn.classes import TYPE42
-from mcn.decode import (
-    box_iou,
-    decode,
-    detections_to_tt100k,
-    local_max,
-    soft_nms,
-    targets_to_tt100k,
-    to_original,
-)
+from mcn.decode import decode, soft_nms
 from mcn.targets import build_targets
+from tests.data.test_geometry import LETTERBOX
+from tests.test_boxes import iou_by_hand
+
 
 STRIDE = 4
-
-
-def iou_by_hand(a, b):
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def perfect_outputs(t, eps=1e-4):
@@ -54,16 +40,13 @@ def perfect_outputs(t, eps=1e-4):
     return out
 
 
-# --------------------------------------------------------------------------- NMS
-@pytest.mark.parametrize("kernel", [1, 3, 5])
-def test_local_max_equals_max_pooling(kernel):
-    x = torch.randn(2, 3, 9, 7, generator=torch.Generator().manual_seed(kernel))
-    assert torch.equal(local_max(x, kernel), F.max_pool2d(x, kernel, 1, kernel // 2))
-
-
 # --------------------------------------------------------------------------- round trip
 SIDE = 64  # input side; the output map is 16 x 16
+
+
 coordinate = st.integers(0, 2 * SIDE).map(lambda v: v / 2)  # half-pixel positions
+
+
 box_spec = st.tuples(coordinate, coordinate,
                      st.sampled_from([2, 3, 5, 8, 9, 12, 17, 24, 40]).map(float),  # width
                      st.sampled_from([2, 4, 8, 10, 12, 20, 33]).map(float),        # height
@@ -221,34 +204,6 @@ def test_soft_nms_matches_the_loop():
     assert len(expected) < 40  # the threshold did drop boxes
 
 
-def test_box_iou_matches_the_hand_formula():
-    gen = torch.Generator().manual_seed(1)
-    xy = torch.rand(6, 2, generator=gen) * 10
-    boxes = torch.cat([xy, xy + torch.rand(6, 2, generator=gen) * 10], 1).double()
-    iou = box_iou(boxes, boxes[:4])
-    for i in range(6):
-        for j in range(4):
-            assert iou[i, j].item() == pytest.approx(iou_by_hand(boxes[i].tolist(),
-                                                                 boxes[j].tolist()))
-
-
-# --------------------------------------------------------------------------- letterbox
-# A 2048 x 1024 (W x H) image letterboxed into 512 x 512: scale 0.25, 512 x 256 content,
-# padded by 128 rows on top.
-LETTERBOX = {"scale": 0.25, "pad": (0, 128), "orig_size": (1024, 2048)}
-
-
-def test_to_original_undoes_the_letterbox_and_clips():
-    boxes = torch.tensor([[100.0, 228.0, 140.0, 268.0],   # inside
-                          [-4.0, 120.0, 20.0, 140.0],     # reaches into padding
-                          [500.0, 370.0, 520.0, 400.0]])  # past the bottom/right
-    mapped = to_original(boxes, LETTERBOX)
-    # (x - 0) / 0.25, (y - 128) / 0.25, then clipped to 2048 x 1024.
-    assert torch.allclose(mapped, torch.tensor([[400.0, 400.0, 560.0, 560.0],
-                                                [0.0, 0.0, 80.0, 48.0],
-                                                [2000.0, 968.0, 2048.0, 1024.0]]))
-
-
 def test_decode_maps_boxes_back_to_the_original_image():
     input_box = [100.0, 228.0, 140.0, 268.0]
     padding_box = [200.0, 20.0, 240.0, 60.0]  # lies in the top padding: dropped
@@ -260,29 +215,6 @@ def test_decode_maps_boxes_back_to_the_original_image():
     assert torch.allclose(boxes, torch.tensor([[400.0, 400.0, 560.0, 560.0]]), atol=1e-3)
     with pytest.raises(ValueError, match="letterbox"):
         decode(perfect_outputs(t), letterbox=[{"scale": 1.0}])
-
-
-# --------------------------------------------------------------------------- TT100K
-def test_tt100k_result_and_ground_truth_forms():
-    dets = [{"boxes": torch.tensor([[1.0, 2.0, 30.0, 40.0]]), "scores": torch.tensor([0.75]),
-             "labels": torch.tensor([3])},
-            {"boxes": torch.zeros(0, 4), "scores": torch.zeros(0),
-             "labels": torch.zeros(0, dtype=torch.long)}]
-    result = detections_to_tt100k(dets, [10056, "abc"], "type42")
-    assert set(result["imgs"]) == {"10056", "abc"}
-    (obj,) = result["imgs"]["10056"]["objects"]
-    assert obj == {"bbox": {"xmin": 1.0, "ymin": 2.0, "xmax": 30.0, "ymax": 40.0},
-                   "category": TYPE42[3], "score": 75.0}
-    assert result["imgs"]["abc"]["objects"] == []
-
-    targets = [{"boxes": torch.tensor([[100.0, 228.0, 140.0, 268.0]]),
-                "labels": torch.tensor([0]), "image_id": 7}]
-    gt = targets_to_tt100k(targets, "type42", letterbox=[LETTERBOX])
-    (obj,) = gt["imgs"]["7"]["objects"]
-    assert obj == {"bbox": {"xmin": 400.0, "ymin": 400.0, "xmax": 560.0, "ymax": 560.0},
-                   "category": TYPE42[0]}
-    with pytest.raises(ValueError, match="label 42"):
-        targets_to_tt100k([{**targets[0], "labels": torch.tensor([42])}], "type42")
 
 
 # --------------------------------------------------------------------------- batches

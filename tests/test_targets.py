@@ -23,7 +23,7 @@ from mcn.targets import (
 
 # --------------------------------------------------------------------------- radius
 def radius_by_hand(h: float, w: float, o: float) -> int:
-    """REFERENCE.md section 3, written with the math module."""
+    """CornerNet's three cases, written with the math module."""
     a1, b1, c1 = 1, h + w, w * h * (1 - o) / (1 + o)
     r1 = (b1 - math.sqrt(b1 ** 2 - 4 * a1 * c1)) / 2
     a2, b2, c2 = 4, 2 * (h + w), (1 - o) * w * h

@@ -9,20 +9,22 @@
   and without (filled boxes), plus one image with 500 objects.
 
 Each figure is the median (and the minimum) of repeated runs after a warm-up.
+
+Chapter 8 quotes its figures.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 from pathlib import Path
 from typing import Callable
 
 import torch
 
-from mcn.benchmarks.forward import time_call
+from mcn.benchmarks.timing import load_average, time_call
 from mcn.decode import decode
+from mcn.models import HEAD_KEYS
 from mcn.provenance import provenance, write_json
 from mcn.targets import build_targets
 
@@ -31,7 +33,7 @@ DEFAULT_OUTPUT = Path(__file__).resolve().parents[2] / "data" / "results" / "ben
 
 def time_it(fn: Callable[[], object], repeats: int, warmup: int = 3,
             device: torch.device | None = None) -> dict[str, float]:
-    """Median and minimum wall time of ``fn`` in milliseconds (timed by ``forward.time_call``)."""
+    """Median and minimum wall time of ``fn`` in milliseconds (timed by ``timing.time_call``)."""
     times = [1e3 * t for t in time_call(fn, device or torch.device("cpu"), warmup, repeats)]
     return {"median_ms": statistics.median(times), "min_ms": min(times), "repeats": repeats}
 
@@ -40,17 +42,14 @@ def random_outputs(num_classes: int = 42, side: int = 128, seed: int = 0,
                    device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
     """Eval-mode outputs with random logits (biased low, like a trained heatmap)."""
     gen = torch.Generator().manual_seed(seed)
-
-    def rand(*shape, scale=1.0, shift=0.0):
-        return (torch.randn(*shape, generator=gen) * scale + shift).to(device)
-
-    return {
-        "tl_heat": rand(1, num_classes, side, side, scale=2.0, shift=-6.0),
-        "br_heat": rand(1, num_classes, side, side, scale=2.0, shift=-6.0),
-        "tl_emb": rand(1, 1, side, side), "br_emb": rand(1, 1, side, side),
-        "tl_off": rand(1, 2, side, side, scale=0.3, shift=0.5),
-        "br_off": rand(1, 2, side, side, scale=0.3, shift=0.5),
-    }
+    # Per kind of map: (channels, spread, centre) of the random values.
+    kinds = {"heat": (num_classes, 2.0, -6.0), "emb": (1, 1.0, 0.0), "off": (2, 0.3, 0.5)}
+    outputs = {}
+    for key in HEAD_KEYS:
+        channels, scale, shift = kinds[key.split("_")[1]]
+        values = torch.randn(1, channels, side, side, generator=gen) * scale + shift
+        outputs[key] = values.to(device)
+    return outputs
 
 
 def random_targets(num_images: int, num_objects: int, side: int = 512, num_classes: int = 42,
@@ -102,9 +101,8 @@ def run(repeats: int = 50, device: str = "cpu",
     results["decode_goal_ms_at_k100"] = 10.0
 
     # The machine may be shared: record its load next to the figures.
-    load = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     record = {"provenance": provenance(config={"repeats": repeats}, seed=0, device=dev,
-                                       load_average_1_5_15min=load),
+                                       load_average_1_5_15min=load_average()),
               "results": results}
     if output is not None:
         write_json(output, record)
@@ -112,6 +110,7 @@ def run(repeats: int = 50, device: str = "cpu",
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Command line of this benchmark (``mcn bench decode -- --repeats 10``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=50, help="timed runs per figure")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")

@@ -13,42 +13,24 @@ CornerNet-Squeeze on a GTX 1080 Ti (Table 3); on a CPU expect seconds.
 writes the figures with their provenance (torch version, thread count, device, git
 commit) and the machine's load average before and after, because timings on a shared
 machine are only as good as its quietest moment.
+
+Chapter 11 compares its figures with the paper's.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 
+from mcn.benchmarks.timing import load_average, time_call
 from mcn.models import PRESETS, VARIANTS, build_model, get_preset
 from mcn.provenance import provenance, write_json
 
 DEFAULT_OUT = Path("data/results/bench_forward.json")
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def time_call(fn: Callable[[], object], device: torch.device, warmup: int = 2, repeats: int = 5) -> list[float]:
-    """Seconds taken by each of ``repeats`` calls of ``fn`` after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    _sync(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def _summary(times: list[float]) -> dict:
@@ -122,14 +104,8 @@ def benchmark_train_step(
     return rows
 
 
-def _load_average() -> list[float] | None:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:  # not on every platform
-        return None
-
-
 def main(argv: Sequence[str] | None = None) -> Path:
+    """Command line of this benchmark; returns the JSON file written."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
     parser.add_argument("--presets", nargs="+", default=["tiny", "paper"], choices=list(PRESETS))
@@ -145,11 +121,11 @@ def main(argv: Sequence[str] | None = None) -> Path:
         torch.set_num_threads(args.threads)
     settings = {"presets": args.presets, "repeats": args.repeats, "warmup": args.warmup,
                 "forward_batch": 1, "train_batch": args.train_batch, "dtype": "float32"}
-    load_before = _load_average()
+    load_before = load_average()
     forward = benchmark_forward(args.presets, warmup=args.warmup, repeats=args.repeats, device=args.device)
     train = benchmark_train_step(batch=args.train_batch, repeats=args.repeats, device=args.device)
     record = provenance(config=settings, seed=0, device=args.device,
-                        load_average_before=load_before, load_average_after=_load_average())
+                        load_average_before=load_before, load_average_after=load_average())
     path = write_json(args.out, {"provenance": record, "forward": forward, "train_step": train})
     print(f"wrote {path}")
     return path

@@ -19,9 +19,7 @@ def build_step(spec: dict):
     import numpy as np
     import torch
 
-    from mcn.data.collate import collate
-    from mcn.data.synthetic import SyntheticSigns
-    from mcn.data.transforms import eval_transform
+    from mcn.data import SyntheticSigns, collate, eval_transform
     from mcn.losses import LossWeights, detection_loss
     from mcn.models import build_model, get_preset
     from mcn.targets import build_targets

@@ -8,16 +8,17 @@ included) on one thread and records, per image size:
 * images per second of wall-clock time and per CPU-second of this process (the second
   is robust to other programs sharing the machine);
 * the measured long-side mix of the boxes (at 512 px scale), the mean number of signs
-  per image and the fraction of empty images, against REFERENCE.md section 8
-  (37.9 / 52.2 / 9.9 %, about 2.5 signs per image).
+  per image and the fraction of empty images, against TT100K's (Zhu et al. 2016:
+  37.9 / 52.2 / 9.9 %, about 2.5 signs per image).
 
 Run: ``python -m mcn.benchmarks.synth`` -> data/results/bench_synth.json.
+
+Chapter 2 quotes its figures.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 from typing import Sequence
@@ -26,6 +27,8 @@ import cv2
 import numpy as np
 import torch
 
+from mcn.benchmarks.timing import load_average
+from mcn.boxes import long_side
 from mcn.data import signs
 from mcn.data.synthetic import REFERENCE_SIZE, SIZE_BINS, SyntheticSigns
 from mcn.provenance import provenance, write_json
@@ -43,7 +46,7 @@ def measure(image_size: int, num_images: int, seed: int = 0,
         _, target = dataset[index]
         boxes = target["boxes"]
         counts.append(len(boxes))
-        long_sides.append(torch.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]))
+        long_sides.append(long_side(boxes))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     sides = torch.cat(long_sides).numpy() * REFERENCE_SIZE / image_size
     edges = [lo for _, lo, _ in SIZE_BINS[1:]]
@@ -64,6 +67,7 @@ def measure(image_size: int, num_images: int, seed: int = 0,
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
+    """Command line of this benchmark; returns what it wrote."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512],
                         help="image sizes to measure (default: 256 512)")
@@ -92,21 +96,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
     payload = {
         "provenance": provenance(config=vars(args), seed=args.seed, device="cpu",
                                  cv2_version=cv2.__version__, cv2_threads=1,
-                                 load_average=_load_average()),
+                                 load_average=load_average()),
         "class_cache_warmup_seconds": warmup,
         "results": results,
     }
     write_json(args.out, payload)
     print(f"wrote {args.out}")
     return payload
-
-
-def _load_average() -> list[float] | None:
-    """The machine's 1/5/15-minute load: timings on a busy machine read low."""
-    try:
-        return list(os.getloadavg())
-    except (AttributeError, OSError):
-        return None
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ interchange, augmentation, collation and statistics.
 
 Every dataset yields ``(image, target)``: image uint8 (3, H, W) RGB; target with
 "boxes" float32 (N, 4) xyxy pixels, "labels" int64 (N,), "masks" bool (N, H, W) and
-"image_id".
+"image_id". Taught in chapter 2; the sources and the training stream in chapter 9.
 """
 
 from mcn.data.coco import CocoDetection, export_coco
@@ -18,7 +18,8 @@ from mcn.data.transforms import (
     normalize,
     train_transform,
 )
-from mcn.data.tt100k import TT100K, write_tt100k
+from mcn.data.tt100k import TT100K
+from mcn.data.tt100k_writer import write_tt100k
 
 __all__ = [
     "CocoDetection",

@@ -15,6 +15,8 @@ Decisions:
   instances: they go to the target's "ignore_boxes", as do objects whose category is
   not in the chosen class list.
 * COCO boxes are [x, y, width, height]; targets use [x1, y1, x2, y2] (x2 = x + width).
+
+Taught in chapter 2.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ import torch
 from torch.utils.data import Dataset
 
 from mcn.classes import resolve_classes
-from mcn.data.tt100k import _dataset_classes, _progress, load_image, make_target, object_mask, read_json, save_image
+from mcn.data.images import load_image, save_image
+from mcn.data.tt100k import make_target, object_mask, read_json
+from mcn.data.tt100k_writer import classes_of, progress_bar
 
 
 # --------------------------------------------------------------------------------------
@@ -71,7 +75,7 @@ def to_coco(dataset: Any, classes: str | Sequence[str] | None = None,
         raise ValueError(f"image_format should be 'jpg' or 'png', got {image_format!r}")
     if image_dir is not None:
         Path(image_dir).mkdir(parents=True, exist_ok=True)
-    names = _dataset_classes(dataset, classes)
+    names = classes_of(dataset, classes)
     coco: dict[str, Any] = {
         "info": {"description": "exported by mcn.data.coco",
                  "date_created": _dt.date.today().isoformat()},
@@ -81,7 +85,7 @@ def to_coco(dataset: Any, classes: str | Sequence[str] | None = None,
                        for i, n in enumerate(names)],
     }
     seen: set[int] = set()
-    for index in _progress(range(len(dataset)), progress, "COCO export"):
+    for index in progress_bar(range(len(dataset)), progress, "COCO export"):
         image, target = dataset[index]
         coco_id = _coco_image_id(target.get("image_id", index), index)
         if coco_id in seen:

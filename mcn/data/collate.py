@@ -2,6 +2,8 @@
 
 Detection targets have a different number of objects per image, so they cannot be
 stacked; like torchvision's detection references, a batch is (images, list of targets).
+
+Taught in chapter 2.
 """
 
 from __future__ import annotations

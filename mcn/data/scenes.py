@@ -1,4 +1,4 @@
-"""Street-like backgrounds, clutter, sign-like distractors, occluders and camera effects.
+"""Street-like backgrounds and camera effects of the synthetic scenes.
 
 The synthetic stand-in for Tsinghua-Tencent 100K (Zhu et al., CVPR 2016) needs what
 makes traffic-sign detection hard in those 2048 x 2048 street-view panoramas: large
@@ -7,21 +7,21 @@ cars), things that look like signs but are not (red discs, blue and green boards
 of classes outside the catalogue, traffic lights, sign backs), objects in front of the
 signs, and the camera's blur, exposure, noise and JPEG compression.
 
-Everything here only paints pixels: no object here carries a label. Every function
-takes a ``numpy.random.Generator``, so a scene is a pure function of its generator.
-Images are RGB uint8 (H, W, 3).
+This module paints the street behind the signs and, last, the camera; the things in
+front of or beside the signs are in ``mcn.data.clutter``. Everything here only paints
+pixels: no object here carries a label. Every function takes a
+``numpy.random.Generator``, so a scene is a pure function of its generator. Images are
+RGB uint8 (H, W, 3). Taught in chapter 2.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Collection, Sequence
+from typing import Sequence
 
 import cv2
 import numpy as np
-
-from mcn.data import signs
 
 # Palettes (RGB).
 SKY_CLEAR = ((95, 150, 215), (185, 210, 235))  # (zenith, horizon)
@@ -47,7 +47,7 @@ class Background:
     horizon: int
 
 
-def _pick(rng: np.random.Generator, palette: Sequence, jitter: float = 12.0) -> tuple:
+def pick(rng: np.random.Generator, palette: Sequence, jitter: float = 12.0) -> tuple:
     """A colour from a palette, jittered so no two scenes are alike: mostly a change of
     brightness, a little of hue (greys must stay grey)."""
     base = palette[rng.integers(len(palette))]
@@ -76,7 +76,7 @@ def _buildings(image: np.ndarray, rng: np.random.Generator, horizon: int) -> Non
         bottom = horizon + int(rng.uniform(0.0, 0.08) * h)
         x0, x1, y0 = max(x, 0), min(x + width, w), max(top, 0)
         if x1 > x0 and bottom > y0:
-            facade = _pick(rng, FACADES)
+            facade = pick(rng, FACADES)
             image[y0:bottom, x0:x1] = facade
             _windows(image[y0:bottom, x0:x1], rng, facade)
         x += width
@@ -104,7 +104,7 @@ def _tree(image: np.ndarray, rng: np.random.Generator, cx: float, cy: float,
     """A crown of overlapping leaf clusters over a trunk, with a leafy texture."""
     h, w = image.shape[:2]
     trunk = max(1, int(radius * 0.12))
-    cv2.line(image, (int(cx), int(cy)), (int(cx), h), _pick(rng, ((70, 55, 40),)), trunk)
+    cv2.line(image, (int(cx), int(cy)), (int(cx), h), pick(rng, ((70, 55, 40),)), trunk)
     # Paint the crown on a local canvas so that the texture touches only the leaves.
     x0, y0 = int(max(0, cx - 1.6 * radius)), int(max(0, cy - 1.6 * radius))
     x1, y1 = int(min(w, cx + 1.6 * radius)), int(min(h, cy + 1.6 * radius))
@@ -117,7 +117,7 @@ def _tree(image: np.ndarray, rng: np.random.Generator, cx: float, cy: float,
         r = max(2, int(radius * rng.uniform(0.25, 0.55)))
         centre = (int(cx - x0 + dist * math.cos(angle)),
                   int(cy - y0 + 0.8 * dist * math.sin(angle)))
-        cv2.circle(crown, centre, r, _pick(rng, GREENS, 10), -1)
+        cv2.circle(crown, centre, r, pick(rng, GREENS, 10), -1)
         cv2.circle(mask, centre, r, 255, -1)
     leaf = max(2.0, radius * 0.06)  # leaf-cluster size in pixels
     coarse = rng.uniform(0.6, 1.35, (int(crown.shape[0] / leaf) + 2,
@@ -131,11 +131,11 @@ def _road(image: np.ndarray, rng: np.random.Generator, horizon: int) -> None:
     h, w = image.shape[:2]
     if horizon >= h:
         return
-    image[horizon:] = _pick(rng, ROAD_GREYS, 6)
+    image[horizon:] = pick(rng, ROAD_GREYS, 6)
     vanish_x = rng.uniform(0.2, 0.8) * w
     # Pavements left and right: polygons from near the vanishing point to the bottom.
     kerb = rng.uniform(0.15, 0.4) * w
-    pavement = _pick(rng, ((150, 145, 138), (170, 160, 150), (130, 125, 120)), 8)
+    pavement = pick(rng, ((150, 145, 138), (170, 160, 150), (130, 125, 120)), 8)
     for side in (-1, 1):
         bottom_x = vanish_x + side * (w * rng.uniform(0.5, 1.0) + kerb)
         edge = vanish_x + side * 0.02 * w
@@ -164,7 +164,7 @@ def _car(image: np.ndarray, rng: np.random.Generator, horizon: int) -> None:
     length = max(6, int((y - horizon + 0.02 * h) * rng.uniform(1.0, 2.0)))
     height = int(length * rng.uniform(0.35, 0.6))
     x = int(rng.uniform(-0.2, 1.0) * w)
-    colour = _pick(rng, CAR_COLOURS, 8)
+    colour = pick(rng, CAR_COLOURS, 8)
     cv2.rectangle(image, (x, y - height), (x + length, y - height // 3), colour, -1)
     cv2.rectangle(image, (x + length // 6, y - height - height // 2),
                   (x + length - length // 5, y - height), colour, -1)
@@ -184,7 +184,7 @@ def _pole(image: np.ndarray, rng: np.random.Generator, horizon: int) -> None:
     bottom = int(rng.uniform(horizon, h + 1))
     top = int(rng.uniform(-0.2, 0.4) * h)
     width = max(1, int(rng.uniform(0.004, 0.02) * w))
-    colour = _pick(rng, POLE_COLOURS, 10)
+    colour = pick(rng, POLE_COLOURS, 10)
     cv2.line(image, (x, top), (x, bottom), colour, width)
     if rng.random() < 0.5:  # a lamp arm
         side = 1 if rng.random() < 0.5 else -1
@@ -224,194 +224,6 @@ def paint_background(rng: np.random.Generator, height: int, width: int) -> Backg
     if rng.random() < 0.4:
         _wires(image, rng, horizon)
     return Background(image, horizon)
-
-
-# ---------------------------------------------------------------------------------------
-# Distractors: sign-like things that carry no label.
-# ---------------------------------------------------------------------------------------
-
-#: Categories outside the TT100K type45 list, painted as unlabelled look-alikes.
-OUTSIDE_CATALOGUE = ("pl15", "pl90", "il50", "ph3.5", "pm10", "pr60")
-
-
-def _board(image, rng, x, y, size, colour) -> None:
-    """A guide board or shop sign: a rectangle with a white rim and rows of white text."""
-    w = int(size * rng.uniform(1.2, 3.0))
-    h = int(size * rng.uniform(0.5, 1.0))
-    cv2.rectangle(image, (x - w // 2, y - h // 2), (x + w // 2, y + h // 2), colour, -1)
-    cv2.rectangle(image, (x - w // 2, y - h // 2), (x + w // 2, y + h // 2), (235, 235, 235),
-                  max(1, int(size * 0.04)))
-    rows = int(rng.integers(1, 4))
-    row_height = h / rows
-    for r in range(rows):
-        letters = "".join(chr(c) for c in rng.integers(65, 91, int(rng.integers(3, 9))))
-        scale = row_height * 0.5 / 22  # Hershey glyphs are about 22 units tall
-        if scale < 0.1:
-            continue
-        thickness = max(1, int(row_height * 0.08))
-        (tw, _), _ = cv2.getTextSize(letters, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-        scale *= min(1.0, 0.85 * w / max(tw, 1))
-        origin = (int(x - w * 0.42), int(y - h / 2 + (r + 0.75) * row_height))
-        cv2.putText(image, letters, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (240, 240, 240),
-                    thickness, cv2.LINE_AA)
-
-
-def _traffic_light(image, rng, x, y, size) -> None:
-    w, h = max(3, int(size * 0.4)), max(6, int(size * 1.1))
-    cv2.rectangle(image, (x - w // 2, y - h // 2), (x + w // 2, y + h // 2), (30, 30, 30), -1)
-    lit = int(rng.integers(3))
-    for k, colour in enumerate(((220, 40, 30), (235, 180, 30), (40, 200, 90))):
-        cy = int(y - h / 2 + (k + 0.5) * h / 3)
-        cv2.circle(image, (x, cy), max(1, int(w * 0.35)), colour if k == lit else (60, 60, 60),
-                   -1, cv2.LINE_AA)
-
-
-def blend_patch(image: np.ndarray, patch: signs.SignPatch) -> None:
-    """Alpha-blend a premultiplied patch into the image, clipped to the image."""
-    h, w = image.shape[:2]
-    ph, pw = patch.alpha.shape
-    x0, y0 = max(patch.x0, 0), max(patch.y0, 0)
-    x1, y1 = min(patch.x0 + pw, w), min(patch.y0 + ph, h)
-    if x1 <= x0 or y1 <= y0:
-        return
-    sy, sx = slice(y0 - patch.y0, y1 - patch.y0), slice(x0 - patch.x0, x1 - patch.x0)
-    alpha = patch.alpha[sy, sx, None]
-    region = image[y0:y1, x0:x1].astype(np.float32)
-    image[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + patch.premultiplied[sy, sx], 0,
-                                  255).astype(np.uint8)
-
-
-def draw_distractor(image: np.ndarray, rng: np.random.Generator, x: int, y: int,
-                    size: float, labelled: Collection[str] = ()) -> str:
-    """Paint one unlabelled sign-like object of about ``size`` pixels centred at (x, y);
-    returns its kind. Real signs among the look-alikes (a stop sign, classes outside the
-    catalogue) are skipped when they are in ``labelled``, the dataset's classes."""
-    size = max(4.0, float(size))
-    r = int(round(size / 2))
-    kinds = ("red_disc", "red_ring", "blue_disc", "blue_board", "green_board",
-             "traffic_light", "sign_back", "octagon", "yellow_diamond", "outside_catalogue",
-             "orange_ring")
-    kind = kinds[rng.integers(len(kinds))]
-    category = OUTSIDE_CATALOGUE[rng.integers(len(OUTSIDE_CATALOGUE))]
-    # A small stop sign would look like the no-entry class pne: keep it large enough.
-    if (kind == "octagon" and ("stop" in labelled or size < 24)) or (
-            kind == "outside_catalogue" and category in labelled):
-        kind = "red_disc"
-    if kind == "red_disc":  # a plain red disc: a balloon, a lamp, a logo
-        cv2.circle(image, (x, y), r, _pick(rng, ((200, 30, 35), (225, 60, 50))), -1, cv2.LINE_AA)
-    elif kind == "red_ring":  # a red ring around something that is not a sign face
-        cv2.circle(image, (x, y), r, _pick(rng, ((235, 225, 200), (60, 60, 60))), -1, cv2.LINE_AA)
-        cv2.circle(image, (x, y), max(1, int(r * 0.85)), (200, 30, 35),
-                   max(1, int(r * 0.25)), cv2.LINE_AA)
-    elif kind == "blue_disc":  # a blue disc without a symbol
-        cv2.circle(image, (x, y), r, _pick(rng, ((20, 75, 170), (40, 100, 190))), -1, cv2.LINE_AA)
-    elif kind == "blue_board":
-        _board(image, rng, x, y, size, _pick(rng, ((20, 70, 165),)))
-    elif kind == "green_board":  # Chinese guide signs are green or blue boards
-        _board(image, rng, x, y, size, _pick(rng, ((20, 120, 70),)))
-    elif kind == "traffic_light":
-        _traffic_light(image, rng, x, y, size)
-    elif kind == "sign_back":  # the grey back of a sign facing the other way
-        cv2.circle(image, (x, y), r, _pick(rng, ((150, 150, 155), (120, 125, 130))), -1,
-                   cv2.LINE_AA)
-        cv2.circle(image, (x, y), max(1, r // 5), (90, 90, 90), -1)
-    elif kind == "octagon":  # a stop sign: a real sign, but not one of the classes
-        blend_patch(image, signs.sign_patch("stop", size, (x, y)))
-    elif kind == "yellow_diamond":
-        pts = np.array([[x, y - r], [x + r, y], [x, y + r], [x - r, y]], np.int32)
-        cv2.fillPoly(image, [pts], (245, 190, 30), cv2.LINE_AA)
-        cv2.polylines(image, [pts], True, (25, 25, 25), max(1, r // 6), cv2.LINE_AA)
-    elif kind == "outside_catalogue":  # a sign of a class the detector must not report
-        blend_patch(image, signs.sign_patch(category, size, (x, y)))
-    else:  # a convex mirror on a pole: an orange ring around a dark disc
-        cv2.circle(image, (x, y), r, (230, 110, 30), -1, cv2.LINE_AA)
-        cv2.circle(image, (x, y), max(1, int(r * 0.75)), (70, 80, 90), -1, cv2.LINE_AA)
-    return kind
-
-
-def draw_sign_pole(image: np.ndarray, rng: np.random.Generator, x: float, top: float,
-                   bottom: float, thickness: float) -> None:
-    """The pole a sign (or a stack of signs) is mounted on, from ``top`` to ``bottom``."""
-    colour = _pick(rng, POLE_COLOURS, 8)
-    cv2.line(image, (int(round(x)), int(top)), (int(round(x)), int(bottom)), colour,
-             max(1, int(round(thickness))))
-
-
-# ---------------------------------------------------------------------------------------
-# Occluders: things in front of a sign. They are built in a local canvas, so that the
-# composer can check how much of each sign they would hide before painting them.
-# ---------------------------------------------------------------------------------------
-
-@dataclass
-class Occluder:
-    """Pixels rows y0:y0+h, columns x0:x0+w: ``mask`` bool (h, w), ``rgb`` uint8 (h, w, 3)."""
-
-    x0: int
-    y0: int
-    mask: np.ndarray
-    rgb: np.ndarray
-    kind: str
-
-
-def make_occluder(rng: np.random.Generator, image_shape: tuple[int, int],
-                  box: Sequence[float]) -> Occluder:
-    """An occluder overlapping the edge of ``box`` (x1, y1, x2, y2): foliage, a branch, a
-    pole, a wire or a board. Drawn without anti-aliasing so that its mask is exact."""
-    h, w = image_shape
-    bx1, by1, bx2, by2 = box
-    size = max(bx2 - bx1, by2 - by1)
-    x0, y0 = int(max(0, bx1 - size)), int(max(0, by1 - size))
-    x1, y1 = int(min(w, bx2 + size)), int(min(h, by2 + size))
-    canvas = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cx, cy = (bx1 + bx2) / 2 - x0, (by1 + by2) / 2 - y0
-    kinds = ("foliage", "branch", "pole", "wire", "board")
-    kind = kinds[rng.choice(len(kinds), p=[0.4, 0.2, 0.2, 0.1, 0.1])]
-    angle = rng.uniform(0, 2 * math.pi)
-    # A point on the sign's rim, where occluders typically enter.
-    ex, ey = cx + 0.5 * size * math.cos(angle), cy + 0.5 * size * math.sin(angle)
-    if kind == "foliage":
-        for _ in range(int(rng.integers(3, 8))):
-            r = max(1, int(size * rng.uniform(0.1, 0.25)))
-            dx, dy = rng.normal(0, 0.2 * size, 2)
-            cv2.circle(canvas, (int(ex + dx + math.cos(angle) * r),
-                                int(ey + dy + math.sin(angle) * r)), r, 255, -1)
-        colours = GREENS
-    elif kind == "branch":
-        far = (ex + math.cos(angle) * size * 2, ey + math.sin(angle) * size * 2)
-        bend = (ex - math.cos(angle) * size * 0.25 + rng.normal(0, 0.1 * size),
-                ey - math.sin(angle) * size * 0.25 + rng.normal(0, 0.1 * size))
-        pts = np.array([far, (ex, ey), bend], np.int32)
-        cv2.polylines(canvas, [pts], False, 255, max(1, int(size * rng.uniform(0.04, 0.1))))
-        colours = ((75, 60, 45), (55, 45, 35), (90, 80, 60))
-    elif kind == "pole":
-        px = int(cx + rng.uniform(-0.45, 0.45) * size)
-        cv2.line(canvas, (px, 0), (px, canvas.shape[0]), 255,
-                 max(1, int(size * rng.uniform(0.06, 0.15))))
-        colours = POLE_COLOURS
-    elif kind == "wire":
-        dy = rng.uniform(-0.4, 0.4) * size
-        cv2.line(canvas, (0, int(cy + dy)), (canvas.shape[1], int(cy + dy + rng.normal(0, 0.2)
-                                                                    * size)), 255, 1)
-        colours = ((35, 35, 40),)
-    else:  # the corner of a board or a vehicle pushing in from one side
-        half = size * rng.uniform(0.6, 1.0)
-        cv2.rectangle(canvas, (int(ex - half), int(ey - half)), (int(ex + half), int(ey + half)),
-                      255, -1)
-        colours = FACADES + CAR_COLOURS
-    mask = canvas > 0
-    rgb = np.empty(canvas.shape + (3,), np.uint8)
-    rgb[:] = _pick(rng, colours, 10)
-    if kind == "foliage":  # leaf texture
-        shade = rng.uniform(0.7, 1.2, canvas.shape).astype(np.float32)
-        rgb = np.clip(rgb * shade[..., None], 0, 255).astype(np.uint8)
-    return Occluder(x0, y0, mask, rgb, kind)
-
-
-def paint_occluder(image: np.ndarray, occluder: Occluder) -> None:
-    """Paint an occluder's pixels over the image."""
-    h, w = occluder.mask.shape
-    region = image[occluder.y0:occluder.y0 + h, occluder.x0:occluder.x0 + w]
-    region[occluder.mask] = occluder.rgb[occluder.mask]
 
 
 # ---------------------------------------------------------------------------------------

@@ -4,12 +4,12 @@ The Mask-CornerNet paper (Yang, Fan and Guo, 2020, Fig. 6) motivates its design 
 two counts over TT100K: how many objects each category has, and how large they are.
 Size is the box's long side, max(width, height), binned as in the TT100K evaluation
 (Zhu et al., CVPR 2016): small [0, 32), medium [32, 96), large [96, 400) pixels; on
-TT100K's test set 37.9 %, 52.2 % and 9.9 % of the signs (REFERENCE.md section 8).
+TT100K's test set 37.9 %, 52.2 % and 9.9 % of the signs (``mcn.classes.SIZE_SHARES``).
 
 Any source works: a dataset of (image, target) items (its images are produced or
 decoded while iterating), a dict in TT100K JSON form ({"imgs": {id: {"objects": ...}}}),
 or an ``mcn.data.tt100k.TT100K`` split, read from its annotations without decoding
-a single image.
+a single image. Taught in chapter 2.
 """
 
 from __future__ import annotations
@@ -21,11 +21,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from mcn.classes import resolve_classes
-
-#: The TT100K size bins on the long side, half-open [low, high) pixels.
-SIZE_BINS: dict[str, tuple[float, float]] = {
-    "small": (0.0, 32.0), "medium": (32.0, 96.0), "large": (96.0, 400.0)}
+from mcn.classes import SIZE_BINS, resolve_classes
 _COLUMNS = ["image_id", "category", "x1", "y1", "x2", "y2"]
 
 

@@ -2,7 +2,7 @@
 
 Zhu, Liang, Zhang, Huang, Li and Hu, "Traffic-Sign Detection and Classification in the
 Wild", CVPR 2016, published TT100K; the Mask-CornerNet paper (Yang, Fan and Guo, 2020)
-trains and tests on it with 42 classes. The layout (REFERENCE.md section 8)::
+trains and tests on it with 42 classes. The layout::
 
     root/annotations.json     {"types": [...], "imgs": {"<id>": {"path": "train/<id>.jpg",
                                  "id": <id>, "objects": [{"category", "bbox", ...}]}}}
@@ -22,10 +22,8 @@ Polygons and ellipses are rasterised with OpenCV, whose filling rule counts a pi
 its centre lies inside or within half a pixel of the outline; AND-ing with the box keeps
 the mask inside the box.
 
-``write_tt100k`` writes any dataset (synthetic, COCO, TT100K itself) in this layout, with
-each mask's outline as the polygon, so the synthetic set is a drop-in stand-in for the
-real one: ``TT100K(root)`` reads back the same boxes and (up to the polygon
-rasterisation) the same masks.
+``mcn.data.tt100k_writer`` writes any dataset in this layout, so the synthetic set is a
+drop-in stand-in for the real one. Taught in chapter 2.
 """
 
 from __future__ import annotations
@@ -33,7 +31,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -46,6 +43,7 @@ import torch
 from torch.utils.data import Dataset
 
 from mcn.classes import resolve_classes
+from mcn.data.images import load_image
 
 ANNOTATION_FILE = "annotations.json"
 IDS_FILE = "ids.txt"
@@ -179,7 +177,7 @@ def _parse_object(obj: Any, where: str, problems: list[str]) -> _Object:
     return _Object(obj["category"], box, polygon, ellipse)
 
 
-def _image_id(key: str) -> int | str:
+def parse_image_id(key: str) -> int | str:
     """TT100K ids are numbers; keep them as int (as the "id" field does), else as str."""
     return int(key) if key.isdigit() else key
 
@@ -245,39 +243,6 @@ def object_mask(box: Sequence[float], polygon: np.ndarray | None, ellipse: tuple
         inside &= canvas.astype(bool)
     mask[r0:r1, c0:c1] = inside
     return mask
-
-
-def load_image(path: str | os.PathLike, image_id: Any = None) -> torch.Tensor:
-    """Read an image file as an RGB uint8 tensor (3, H, W); errors name the file and id."""
-    path = Path(path)
-    label = f" (image id {image_id})" if image_id is not None else ""
-    if not path.is_file():
-        raise FileNotFoundError(f"image file {path}{label} not found")
-    # imdecode of the raw bytes also works for non-ASCII paths, unlike cv2.imread.
-    data = np.fromfile(str(path), dtype=np.uint8)
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if bgr is None:
-        raise ValueError(f"image file {path}{label} could not be decoded (corrupt or not an "
-                         f"image)")
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))
-
-
-def save_image(path: str | os.PathLike, image: torch.Tensor, jpeg_quality: int = 95) -> Path:
-    """Write an RGB uint8 image (3, H, W); the suffix (.jpg, .png) picks the codec."""
-    path = Path(path)
-    if image.dtype != torch.uint8 or image.dim() != 3 or image.shape[0] != 3:
-        raise TypeError(f"{path}: expected a uint8 RGB image (3, H, W), got {image.dtype} "
-                        f"{tuple(image.shape)} (write the dataset before normalisation)")
-    bgr = cv2.cvtColor(np.ascontiguousarray(image.cpu().permute(1, 2, 0).numpy()),
-                       cv2.COLOR_RGB2BGR)
-    is_jpeg = path.suffix.lower() in (".jpg", ".jpeg")
-    params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if is_jpeg else []
-    ok, data = cv2.imencode(path.suffix, bgr, params)
-    if not ok:
-        raise ValueError(f"OpenCV could not encode {path} (suffix {path.suffix!r})")
-    data.tofile(str(path))  # tofile, like fromfile in load_image, copes with any path
-    return path
 
 
 # --------------------------------------------------------------------------------------
@@ -399,7 +364,7 @@ class TT100K(Dataset):
             boxes.append(box)
             labels.append(self._label[obj.category])
             masks.append(mask)
-        target = make_target(boxes, labels, masks, ignore, _image_id(key), height, width)
+        target = make_target(boxes, labels, masks, ignore, parse_image_id(key), height, width)
         return image, target
 
     def tt100k_json(self) -> dict:
@@ -419,149 +384,3 @@ def _clip_box(box: Sequence[float], width: int, height: int) -> list[float]:
     x1, y1, x2, y2 = box
     return [min(max(x1, 0.0), width), min(max(y1, 0.0), height),
             min(max(x2, 0.0), width), min(max(y2, 0.0), height)]
-
-
-# --------------------------------------------------------------------------------------
-# Writing any dataset in the TT100K layout
-# --------------------------------------------------------------------------------------
-
-
-def mask_polygon(mask: np.ndarray | torch.Tensor) -> list[list[float]] | None:
-    """The outline of a mask's largest piece as a polygon in continuous coordinates.
-
-    The points are the centres of the outline pixels (OpenCV's ``findContours``, with
-    straight runs compressed). None when the mask is empty or thinner than 3 points.
-    """
-    mask = np.asarray(mask, dtype=np.uint8)
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
-        return None
-    largest = max(contours, key=lambda c: (cv2.contourArea(c), len(c)))
-    points = largest.reshape(-1, 2).astype(np.float64) + 0.5  # pixel index -> centre
-    if len(points) < 3:
-        return None
-    return points.tolist()
-
-
-def target_objects(target: dict[str, Any], classes: Sequence[str],
-                   polygons: bool = True) -> list[dict]:
-    """The objects of a dataset target in TT100K form (category, bbox, polygon)."""
-    boxes = torch.as_tensor(target["boxes"]).reshape(-1, 4).tolist()
-    labels = torch.as_tensor(target["labels"]).reshape(-1).tolist()
-    masks = target.get("masks") if polygons else None
-    objects = []
-    for i, (box, label) in enumerate(zip(boxes, labels)):
-        if not 0 <= label < len(classes):
-            raise ValueError(f"label {label} of image {target.get('image_id')} is outside the "
-                             f"{len(classes)} classes")
-        obj = {"category": classes[label],
-               "bbox": dict(zip(("xmin", "ymin", "xmax", "ymax"), map(float, box)))}
-        if masks is not None:
-            polygon = mask_polygon(masks[i].cpu().numpy())
-            if polygon is not None:
-                obj["polygon"] = polygon
-        objects.append(obj)
-    return objects
-
-
-def to_tt100k_json(dataset: Any, classes: str | Sequence[str] | None = None,
-                   polygons: bool = False, split: str = "") -> dict:
-    """Any dataset's ground truth in TT100K JSON form, e.g. for ``tt100k_eval``.
-
-    Iterates the dataset (so its images are produced or decoded). ``classes`` defaults
-    to ``dataset.classes``; ``split`` only prefixes the recorded image paths.
-    """
-    names = _dataset_classes(dataset, classes)
-    imgs = {}
-    for index in range(len(dataset)):
-        _, target = dataset[index]
-        key = str(target.get("image_id", index))
-        imgs[key] = {"path": f"{split}/{key}.jpg" if split else f"{key}.jpg",
-                     "id": _image_id(key), "objects": target_objects(target, names, polygons)}
-    return {"types": list(names), "imgs": imgs}
-
-
-def _dataset_classes(dataset: Any, classes: str | Sequence[str] | None) -> tuple[str, ...]:
-    if classes is not None:
-        return resolve_classes(classes)
-    if hasattr(dataset, "classes"):
-        return resolve_classes(dataset.classes)
-    raise ValueError("the dataset has no .classes attribute; pass classes= (a catalogue name "
-                     "or a list of category names)")
-
-
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
-
-
-def write_tt100k(dataset: Any, out_dir: str | os.PathLike, split: str = "train",
-                 classes: str | Sequence[str] | None = None, overwrite: bool = False,
-                 renumber: bool = False, jpeg_quality: int = 95,
-                 progress: bool = False) -> Path:
-    """Write ``dataset`` as split ``split`` of a TT100K-layout folder; returns ``out_dir``.
-
-    Writes ``out_dir/<split>/<id>.jpg`` and ``out_dir/<split>/ids.txt`` and adds the
-    split's records (category, bbox, polygon from the mask outline) to
-    ``out_dir/annotations.json``, keeping the records of the other splits. The image
-    ids are the dataset's ``image_id``; with ``renumber=True`` they are new numbers
-    following the largest id already in annotations.json (use this when writing a
-    second split of a dataset whose ids restart at 0).
-
-    Raises FileExistsError if the split already exists (its ids.txt is there) unless
-    ``overwrite=True``, which first removes that split's records; ValueError when an id
-    is repeated, already belongs to another split, or is not usable as a file name.
-    """
-    if not _SAFE_ID.match(split):
-        raise ValueError(f"split name {split!r} should be a plain folder name")
-    names = _dataset_classes(dataset, classes)
-    out_dir = Path(out_dir)
-    annotation_path, ids_path = out_dir / ANNOTATION_FILE, out_dir / split / IDS_FILE
-    annotations = (read_annotations(annotation_path) if annotation_path.exists()
-                   else {"types": [], "imgs": {}})
-    if ids_path.exists():
-        if not overwrite:
-            raise FileExistsError(f"split {split!r} already exists ({ids_path}); pass "
-                                  f"overwrite=True to replace it")
-        for key in read_ids(ids_path):
-            annotations["imgs"].pop(key, None)
-    (out_dir / split).mkdir(parents=True, exist_ok=True)
-    next_id = 1 + max((int(k) for k in annotations["imgs"] if k.isdigit()), default=-1)
-
-    ids: list[str] = []
-    for index in _progress(range(len(dataset)), progress, f"writing {split}"):
-        image, target = dataset[index]
-        key = str(next_id + index) if renumber else str(target.get("image_id", index))
-        _check_new_id(key, annotations["imgs"], set(ids), split)
-        save_image(out_dir / split / f"{key}.jpg", image, jpeg_quality)
-        annotations["imgs"][key] = {"path": f"{split}/{key}.jpg", "id": _image_id(key),
-                                    "objects": target_objects(target, names)}
-        ids.append(key)
-
-    annotations["types"] = list(annotations.get("types", [])) + [
-        n for n in names if n not in annotations.get("types", [])]
-    _write_text(annotation_path, json.dumps(annotations))
-    _write_text(ids_path, "".join(f"{k}\n" for k in ids))
-    return out_dir
-
-
-def _check_new_id(key: str, imgs: dict, written: set[str], split: str) -> None:
-    if not _SAFE_ID.match(key):
-        raise ValueError(f"image id {key!r} cannot be used as a file name; pass renumber=True")
-    if key in written:
-        raise ValueError(f"image id {key} occurs twice in the dataset; pass renumber=True")
-    if key in imgs:
-        raise ValueError(f"image id {key} of split {split!r} already belongs to "
-                         f"{imgs[key].get('path')} in annotations.json; pass renumber=True")
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write through a temporary file so an interrupted run never leaves half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _progress(items: Any, enabled: bool, description: str) -> Any:
-    if not enabled:
-        return items
-    from tqdm.auto import tqdm
-    return tqdm(items, desc=description)

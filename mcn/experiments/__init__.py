@@ -17,8 +17,8 @@ trained runs, scoring a model by the TT100K protocol.
 """
 
 from mcn.experiments.ablation import ablation_rows, ablation_table, train_variants
-from mcn.experiments.common import (TEST_SEED, find_checkpoints, load_run, save_weights,
-                                    score, test_scenes)
+from mcn.checkpoint import save_weights
+from mcn.experiments.common import TEST_SEED, find_checkpoints, load_run, score, test_scenes
 from mcn.experiments.proposals import plot_proposals, proposal_rows
 from mcn.experiments.scales import best_setting, scale_rows, scales_experiment
 from mcn.experiments.speed import plot_speed, size_rows, speed_rows

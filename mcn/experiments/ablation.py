@@ -4,7 +4,7 @@ The paper trains CornerNet-Squeeze, each change alone (stack fusion, SGE-fire mo
 the mask module) and all three together (Mask-CornerNet) "under the same conditions,
 environment, and hyper-parameters", then reports accuracy, recall and mAP on TT100K.
 Here the five variants train with one ``TrainConfig`` (the tiny preset by default) on
-synthetic scenes and are scored on the same held-out scenes.
+synthetic scenes and are scored on the same held-out scenes. Taught in chapter 11.
 """
 
 from __future__ import annotations

@@ -2,29 +2,24 @@
 
 The experiments score every model on the same held-out synthetic scenes, drawn with
 ``TEST_SEED``: a scene stream that neither training (even seeds) nor validation (seed
-1 for the default run) of ``mcn train`` draws from.
+1 for the default run) of ``mcn train`` draws from. Taught in chapter 11.
 """
 
 from __future__ import annotations
 
 import os
-import statistics
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from mcn.benchmarks.forward import time_call
-from mcn.checkpoint import load_checkpoint, save_checkpoint
+from mcn.checkpoint import load_model
+from mcn.data.sources import build_dataset
 from mcn.data.synthetic import SyntheticSigns
 from mcn.models import MaskCornerNet
 from mcn.train import TrainConfig, validation_metrics
 
 TEST_SEED = 7919
-
-#: keys a checkpoint keeps when it is shipped for inference only (``save_weights``)
-_INFERENCE_KEYS = ("variant", "model_preset", "model_config", "num_classes", "classes",
-                   "iteration", "config", "data", "model", "best_metric")
 
 
 def test_scenes(config: TrainConfig, num_images: int, image_size: int | None = None,
@@ -33,8 +28,7 @@ def test_scenes(config: TrainConfig, num_images: int, image_size: int | None = N
 
     ``image_size`` defaults to the scenes the run trained on (``config.image_size``).
     """
-    return SyntheticSigns(num_images, image_size or config.image_size, seed, config.classes,
-                          class_balance=config.class_balance)
+    return build_dataset("synth", config, "val", num=num_images, seed=seed, image_size=image_size)
 
 
 def find_checkpoints(folder: str | os.PathLike, variants: Sequence[str]) -> dict[str, Path]:
@@ -61,20 +55,8 @@ def find_checkpoints(folder: str | os.PathLike, variants: Sequence[str]) -> dict
 def load_run(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
              ) -> tuple[MaskCornerNet, TrainConfig, list[str], dict[str, Any]]:
     """A trained model in eval mode -> (model, its TrainConfig, class names, checkpoint)."""
-    from mcn.predict import load_model
-
     model, state = load_model(checkpoint, device)
     return model, TrainConfig.from_dict(state["config"]), list(state["classes"]), state
-
-
-def save_weights(checkpoint: str | os.PathLike, destination: str | os.PathLike) -> Path:
-    """Copy a training checkpoint without optimiser, scheduler and RNG states.
-
-    The result loads with ``mcn.predict.load_model`` and ``mcn eval`` (it cannot resume
-    training): about a third of the size, which is what the repository ships.
-    """
-    state = load_checkpoint(checkpoint)
-    return save_checkpoint(destination, {k: state[k] for k in _INFERENCE_KEYS if k in state})
 
 
 def score(model: MaskCornerNet, config: TrainConfig, classes: Sequence[str],
@@ -90,12 +72,6 @@ def score(model: MaskCornerNet, config: TrainConfig, classes: Sequence[str],
                               dataset.image_size / 512, input_size=input_size,
                               top_k=top_k, forward=forward, scales=scales,
                               scale_band=scale_band)
-
-
-def median_ms(fn: Callable[[], object], device: str | torch.device = "cpu", warmup: int = 1,
-              repeats: int = 5) -> float:
-    """Median wall time of ``fn`` in milliseconds (``mcn.benchmarks.forward.time_call``)."""
-    return 1000 * statistics.median(time_call(fn, torch.device(device), warmup, repeats))
 
 
 def flat_row(metrics: Mapping[str, Any], bins: Sequence[str] = ("all", "small", "medium", "large")

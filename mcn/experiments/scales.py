@@ -10,6 +10,8 @@ chosen setting, beside single-scale testing, is scored on the held-out test scen
 
 The network runs once per input size and image; every (scales, band) setting is then
 a cheap merge of those decoded corner pairs (:func:`mcn.multiscale.merge_scales`).
+
+Taught in chapter 11.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from typing import Any, Sequence
 
 import torch
 
-from mcn.decode import detections_to_tt100k, targets_to_tt100k
+from mcn.data.sources import synthetic_seeds
+from mcn.data.tt100k_format import detections_to_tt100k, targets_to_tt100k
+from mcn.evaluate import tt100k_summary
 from mcn.experiments.common import TEST_SEED, flat_row, load_run, test_scenes
 from mcn.multiscale import check_band, check_scales, merge_scales, scaled_input_sizes
-from mcn.predict import detect_by_size
-from mcn.train import synthetic_seeds, tt100k_summary
+from mcn.inference import detect_by_size
 
 DEFAULT_SCALE_SETS: tuple[tuple[float, ...], ...] = (
     (1.0,), (0.5, 1.0), (0.5, 1.0, 1.25), (0.5, 0.75, 1.0, 1.25), (0.5, 1.0, 1.5))

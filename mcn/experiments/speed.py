@@ -8,6 +8,8 @@ tiny models the forward time of one image and the recall at each input side.
 The test scenes are 512-pixel scenes letterboxed to each side; a model trained on
 256-pixel scenes (the tiny preset) sees its training scale at side 256, and signs
 larger or smaller than it learned at other sides: Fig. 9's trade-off includes that.
+
+Taught in chapter 11.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from mcn.experiments.common import flat_row, load_run, median_ms, score, test_scenes
+from mcn.benchmarks.timing import median_ms
+from mcn.experiments.common import flat_row, load_run, score, test_scenes
 from mcn.models.size import model_size_table
 
 DEFAULT_SIZES = (128, 256, 448, 512, 640)  # the paper's input sides in Fig. 9

@@ -12,7 +12,7 @@ Presets:
 The five variants of the paper's ablation (Table 1) are three switches on the same
 network: ``fusion`` (stack-1 + stack-2 features feed the final heads), ``sge_fire``
 (every fire module gets SGE) and ``mask`` (the mask module after each hourglass).
-``VARIANTS`` is the only place where a name turns into a thing.
+``VARIANTS`` is the only place where a name turns into a thing. Taught in chapter 4.
 """
 
 from __future__ import annotations

@@ -27,6 +27,8 @@ evaluation uses. Output dict (stride 4 grid, mask at stride 2)::
     tl_off,  br_off   (B, 2, H/4, W/4)   sub-cell offsets (x, y)
     mask              (B, C+1, H/2, W/2) segmentation logits, class 0 = background
                                          (variants with the mask module only)
+
+Taught in chapter 4 (the backbone and stacks), chapters 5 and 6 (heads, mask module).
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ from torch import nn
 
 from mcn.models.config import ModelConfig, Variant, get_preset, get_variant
 from mcn.nn import ConvBN, ConvBNReLU, CornerHeads, CornerPool, Hourglass, MaskModule, Residual, Stem
+
+#: The names of the corner heads' outputs, in a fixed order; variants with the mask
+#: module add "mask" after them.
+HEAD_KEYS = ("tl_heat", "br_heat", "tl_emb", "br_emb", "tl_off", "br_off")
 
 
 def fuse_stacks(stack_features: list[torch.Tensor]) -> torch.Tensor:
@@ -154,11 +160,7 @@ class MaskCornerNet(nn.Module):
     def _predict(self, stack: int, features: torch.Tensor, mask: torch.Tensor | None) -> dict[str, torch.Tensor]:
         tl_heat, tl_emb, tl_off = self.tl_heads[stack](self.tl_pools[stack](features))
         br_heat, br_emb, br_off = self.br_heads[stack](self.br_pools[stack](features))
-        out = {
-            "tl_heat": tl_heat, "br_heat": br_heat,
-            "tl_emb": tl_emb, "br_emb": br_emb,
-            "tl_off": tl_off, "br_off": br_off,
-        }
+        out = dict(zip(HEAD_KEYS, (tl_heat, br_heat, tl_emb, br_emb, tl_off, br_off)))
         if mask is not None:
             out["mask"] = mask
         return out

@@ -10,6 +10,8 @@ Columns: ``params`` (learnable parameters), ``buffers`` (BatchNorm statistics an
 EM bases: saved, not learned), ``fp32_mb`` = 4 bytes x params / 10^6, and
 ``checkpoint_mib`` = 4 bytes x (params + floating buffers) / 2^20, about what a saved
 float32 ``state_dict`` weighs on disk as ``ls -lh`` shows it.
+
+Taught in chapter 4; the sizes come back in chapter 11.
 """
 
 from __future__ import annotations

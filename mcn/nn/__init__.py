@@ -13,6 +13,8 @@
 
 Each module also has an analytic parameter count (``fire_params`` and friends) that the
 tests check against the real layers and the book uses to explain where the weights are.
+
+Taught in chapters 3 to 6.
 """
 
 from mcn.nn.conv import ConvBN, ConvBNReLU, conv_bn_params, count_parameters

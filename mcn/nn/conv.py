@@ -3,7 +3,7 @@
 CornerNet (Law and Deng, ECCV 2018) writes nearly every convolution as
 conv -> BatchNorm -> ReLU with "same" padding and no convolution bias (BatchNorm's shift
 makes a bias redundant). ``ConvBN`` stops before the ReLU, for places where something is
-added first (a shortcut, a second branch).
+added first (a shortcut, a second branch). Taught in chapter 3.
 """
 
 from __future__ import annotations

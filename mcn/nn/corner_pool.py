@@ -18,7 +18,7 @@ Direction names follow the reference implementation (named after the edge they s
 Each is a running maximum along one axis, which ``torch.cummax`` computes in a single
 pass (flipping first for top/left, whose maximum runs from the far end). It works for
 every floating dtype on every device, and autograd sends each output's gradient to the
-input position that held the maximum.
+input position that held the maximum. Taught in chapter 5.
 """
 
 from __future__ import annotations

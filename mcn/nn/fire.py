@@ -14,7 +14,7 @@ much cheaper::
 
 The SGE-fire inserts Spatial Group-wise Enhance after the expand BatchNorm, before the
 skip addition, the same place SGE takes in a ResNet bottleneck: it costs 2 parameters
-per group.
+per group. Taught in chapter 3.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ corner-pooled features,
 each a 1x1 conv (with bias) -> ReLU -> 1x1 conv. The heatmap's last bias starts at
 -2.19 = log(0.1 / 0.9), so every cell first predicts probability 0.1 (Lin et al.'s
 focal-loss prior): most cells are negatives, and a 0.5 start would swamp the loss.
+
+Taught in chapter 5.
 """
 
 from __future__ import annotations

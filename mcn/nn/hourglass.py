@@ -17,6 +17,8 @@ With dims [256, 256, 384, 384, 512] and modules [2, 2, 2, 2, 4] (the paper's set
 the hourglass halves the resolution four times, so the input side must be divisible by
 16. Downsampling by a strided fire and upsampling by a transposed convolution (instead of
 max-pooling and nearest-neighbour upsampling) are CornerNet-Squeeze's choices.
+
+Taught in chapter 4.
 """
 
 from __future__ import annotations

@@ -44,6 +44,8 @@ Where the paper is vague, these are our choices and reasons:
   kernels": a 4x4 transposed convolution, the same one the hourglass uses to go up.
 * **Average pooling back down.** Each feature cell covers exactly 2x2 mask cells; their
   mean is the fraction of the cell that is foreground.
+
+Taught in chapter 6.
 """
 
 from __future__ import annotations

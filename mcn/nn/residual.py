@@ -6,7 +6,7 @@ the stacked hourglasses.
     out = ReLU(y + shortcut(x))
 
 The shortcut is the identity when shapes agree, otherwise a strided 1x1 conv + BN
-projection.
+projection. Taught in chapter 3.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ so they are kept, and the others are damped:
 group is scaled by the same sigmoid(1) = 0.731: the layer starts as a plain rescaling
 and learns where to deviate from it. The standard deviation is the unbiased one over
 the H * W positions (as the reference implementation computes it); with a single
-position the normalised map is defined as 0 instead of 0/0.
+position the normalised map is defined as 0 instead of 0/0. Taught in chapter 3.
 """
 
 from __future__ import annotations

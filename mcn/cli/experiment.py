@@ -1,0 +1,107 @@
+"""``mcn experiment``: redo the paper's tables and figures with trained tiny models.
+
+Table 1 (ablation), Table 2 (stacks), Fig. 8 (proposals), Table 3 and Fig. 9 (speed)
+of Yang, Fan and Guo (2020), and multi-scale testing (scales), with ``mcn.experiments``.
+Taught in chapter 11.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from mcn.cli.common import UserError, add_command, add_run_options, apply_threads, options
+
+EXAMPLES = """examples:
+  mcn experiment ablation --runs runs/ablation --train          (train the five variants first)
+  mcn experiment ablation --runs data/checkpoints/tiny --num 50
+  mcn experiment stacks --runs runs/ablation --variants mask-cornernet,cornernet-mask
+  mcn experiment proposals --runs runs/ablation --ks 10,50,100,200
+  mcn experiment speed --runs runs/ablation --sizes 128,256,512
+  mcn experiment scales --runs data/checkpoints/tiny"""
+
+EXPERIMENT_VARIANTS = {"stacks": "mask-cornernet,cornernet-mask", "proposals": "mask-cornernet",
+                       "scales": "mask-cornernet"}
+
+
+def add_parser(commands: Any) -> None:
+    """The "experiment" command."""
+    p = add_command(commands, "experiment", "redo the paper's tables and figures with trained tiny models",
+                    cmd_experiment, EXAMPLES)
+    p.add_argument("name", choices=["ablation", "stacks", "proposals", "speed", "scales"],
+                   help="ablation (Table 1), stacks (Table 2), proposals (Fig. 8), speed (Table 3, "
+                        "Fig. 9), scales (multi-scale testing, chosen on validation scenes)")
+    p.add_argument("--runs", default="runs/ablation",
+                   help="folder with VARIANT/last.pt run folders or VARIANT.pt files (default: runs/ablation)")
+    p.add_argument("--variants", help="comma-separated variants (default: all five; stacks: "
+                   "mask-cornernet,cornernet-mask; proposals, scales: mask-cornernet)")
+    p.add_argument("--train", action="store_true", help="first train the variants missing under --runs")
+    p.add_argument("--preset", choices=["tiny", "book", "paper"], default="tiny",
+                   help="training preset for --train (default: tiny)")
+    p.add_argument("--num", type=int, help="held-out test scenes (default: 200; speed: 100)")
+    p.add_argument("--ks", default="10,20,50,100,150,200", help="proposals: values of K")
+    p.add_argument("--sizes", default="128,256,448,512,640", help="speed: input sides")
+    p.add_argument("--out", help="result JSON (default: data/results/experiment_NAME.json)")
+    p.add_argument("--ship", help="also write weights-only copies as SHIP/VARIANT.pt")
+    add_run_options(p)
+
+
+def _run(args: argparse.Namespace, checkpoints: dict, variants: list[str], device: Any) -> dict:
+    """The rows of experiment ``args.name``."""
+    from mcn import experiments
+
+    progress, num = not args.quiet, args.num
+    first = checkpoints[variants[0]]
+    if args.name == "ablation":
+        return {"rows": experiments.ablation_rows(checkpoints, num or 200, device, progress)}
+    if args.name == "stacks":
+        return {"rows": experiments.stack_rows(checkpoints, num or 200, device, progress)}
+    if args.name == "proposals":
+        ks = [int(k) for k in args.ks.split(",")]
+        return {"checkpoint": str(first),
+                "rows": experiments.proposal_rows(first, ks, num or 200, device=device,
+                                                  progress=progress)}
+    if args.name == "scales":
+        return {"checkpoint": str(first),
+                **experiments.scales_experiment(first, test_images=num or 200, device=device,
+                                                progress=progress)}
+    sizes = [int(s) for s in args.sizes.split(",")]
+    return {"size_rows": experiments.size_rows(),
+            "rows": experiments.speed_rows(checkpoints, sizes, num or 100, device=device,
+                                           progress=progress)}
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    """Run one experiment on trained runs and write its rows with provenance."""
+    from mcn import experiments
+    from mcn.benchmarks.timing import load_average
+    from mcn.checkpoint import save_weights
+    from mcn.models import VARIANTS
+    from mcn.provenance import provenance, write_json
+    from mcn.train import get_config
+    from mcn.train.distributed import resolve_device
+
+    apply_threads(args)
+    device = resolve_device(args.device)
+    spec = args.variants or EXPERIMENT_VARIANTS.get(args.name, ",".join(VARIANTS))
+    variants = [v.strip() for v in spec.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise UserError(f"--variants: unknown {', '.join(unknown)}; valid: {', '.join(VARIANTS)}")
+    if args.train:
+        experiments.train_variants(args.runs, get_config(args.preset), variants, device=device,
+                                   progress=not args.quiet)
+    checkpoints = experiments.find_checkpoints(args.runs, variants)
+    result = _run(args, checkpoints, variants, device)
+    result["checkpoints"] = {k: str(v) for k, v in checkpoints.items()}
+    out = Path(args.out or f"data/results/experiment_{args.name}.json")
+    record = provenance(options(args), device=device, test_seed=experiments.TEST_SEED,
+                        load_average=load_average())
+    write_json(out, {"provenance": record, **result})
+    print(f"wrote {out}")
+    if args.ship:
+        for variant, path in checkpoints.items():
+            shipped = save_weights(path, Path(args.ship) / f"{variant}.pt")
+            print(f"wrote {shipped}")
+    return 0
