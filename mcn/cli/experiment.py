@@ -22,16 +22,17 @@ EXAMPLES = """examples:
   mcn experiment scales --runs data/checkpoints/tiny"""
 
 EXPERIMENT_VARIANTS = {"stacks": "mask-cornernet,cornernet-mask", "proposals": "mask-cornernet",
-                       "scales": "mask-cornernet"}
+                       "scales": "mask-cornernet", "operating-point": "mask-cornernet,cornernet-squeeze"}
 
 
 def add_parser(commands: Any) -> None:
     """The "experiment" command."""
     p = add_command(commands, "experiment", "redo the paper's tables and figures with trained tiny models",
                     cmd_experiment, EXAMPLES)
-    p.add_argument("name", choices=["ablation", "stacks", "proposals", "speed", "scales"],
+    p.add_argument("name", choices=["ablation", "stacks", "proposals", "speed", "scales", "operating-point"],
                    help="ablation (Table 1), stacks (Table 2), proposals (Fig. 8), speed (Table 3, "
-                        "Fig. 9), scales (multi-scale testing, chosen on validation scenes)")
+                        "Fig. 9), scales (multi-scale testing, chosen on validation scenes), "
+                        "operating-point (accuracy and recall at a threshold chosen on validation scenes)")
     p.add_argument("--runs", default="runs/ablation",
                    help="folder with VARIANT/last.pt run folders or VARIANT.pt files (default: runs/ablation)")
     p.add_argument("--variants", help="comma-separated variants (default: all five; stacks: "
@@ -39,7 +40,8 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--train", action="store_true", help="first train the variants missing under --runs")
     p.add_argument("--preset", choices=["tiny", "book", "paper"], default="tiny",
                    help="training preset for --train (default: tiny)")
-    p.add_argument("--num", type=int, help="held-out test scenes (default: 200; speed: 100)")
+    p.add_argument("--num", type=int, help="held-out test scenes (default: 200; speed: 100; "
+                   "operating-point: 1000)")
     p.add_argument("--ks", default="10,20,50,100,150,200", help="proposals: values of K")
     p.add_argument("--sizes", default="128,256,448,512,640", help="speed: input sides")
     p.add_argument("--out", help="result JSON (default: data/results/experiment_NAME.json)")
@@ -66,6 +68,9 @@ def _run(args: argparse.Namespace, checkpoints: dict, variants: list[str], devic
         return {"checkpoint": str(first),
                 **experiments.scales_experiment(first, test_images=num or 200, device=device,
                                                 progress=progress)}
+    if args.name == "operating-point":
+        return {"rows": [experiments.operating_point(checkpoints[v], num_test=num or 1000, device=device)
+                         for v in variants]}
     sizes = [int(s) for s in args.sizes.split(",")]
     return {"size_rows": experiments.size_rows(),
             "rows": experiments.speed_rows(checkpoints, sizes, num or 100, device=device,
