@@ -11,14 +11,22 @@ so that ``import mcn`` stays fast:
 * ``mcn.decode``    corners to boxes
 * ``mcn.evaluate``  the TT100K protocol, PR curves, mAP, COCO AP
 * ``mcn.train``     the trainer (single process or DDP)
+* ``mcn.predict``   load a checkpoint, detect, draw
+
+``mcn.pretrained(variant, preset)`` loads a trained model the package ships, with its
+class names (``mcn.predict.pretrained``; README.md, "Use the package").
 """
 
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("mcn")  # the installed distribution's, from pyproject.toml
+except PackageNotFoundError:  # imported from a folder without installing it
+    __version__ = "unknown"
 
 _SUBMODULES = (
     "benchmarks", "checkpoint", "classes", "cli", "data", "decode", "distributed",
@@ -27,11 +35,17 @@ _SUBMODULES = (
 )
 
 
+#: functions offered at the top level, each from the module that defines it
+_FUNCTIONS = {"pretrained": "predict"}
+
+
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f"mcn.{name}")
+    if name in _FUNCTIONS:
+        return getattr(importlib.import_module(f"mcn.{_FUNCTIONS[name]}"), name)
     raise AttributeError(f"module 'mcn' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_SUBMODULES))
+    return sorted(list(globals()) + list(_SUBMODULES) + list(_FUNCTIONS))

@@ -7,7 +7,8 @@ mask module of Yang, Fan and Guo 2020, the segmentation logits), and decoding
 (``mcn.decode``: corner NMS, top-K, pairing, soft-NMS, back to original pixels).
 
 * ``load_model(checkpoint)`` rebuilds the network a training checkpoint describes;
-  ``shipped_checkpoint(variant)`` finds the trained tiny models the repository ships.
+  ``pretrained(variant, preset)`` loads one of the trained models that travel inside
+  the package (``mcn/weights/<preset>/<variant>.pt``, found by ``shipped_checkpoint``).
 * ``detect_dataset`` runs a whole dataset and returns results and ground truth in
   TT100K's JSON form, ready for ``mcn.evaluate`` (at one input size, or at several
   merged, ``mcn.multiscale``); ``detect_by_size`` keeps each input size's detections
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import cv2
 import numpy as np
@@ -56,18 +57,65 @@ def load_model(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
     return model.to(device).eval(), state
 
 
-#: where a repository checkout keeps the trained tiny models (``mcn experiment --ship``)
-SHIPPED_CHECKPOINTS = Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "tiny"
+#: The trained weights that travel inside the package: WEIGHTS/<preset>/<variant>.pt,
+#: inference-only copies (``mcn experiment --ship``, chapter 11).
+WEIGHTS = Path(__file__).resolve().parent / "weights"
+
+#: The preset that ``pretrained``, ``shipped_checkpoint`` and ``mcn predict --pretrained``
+#: load unless told otherwise.
+DEFAULT_PRESET = "tiny"
 
 
-def shipped_checkpoint(variant: str = "mask-cornernet") -> Path | None:
-    """The trained tiny checkpoint of ``variant`` that the repository ships, or None.
+def shipped_weights() -> dict[str, list[str]]:
+    """The weights the package ships: {preset: [variant, ...]}, both sorted by name."""
+    if not WEIGHTS.is_dir():
+        return {}
+    found = {folder.name: sorted(p.stem for p in folder.glob("*.pt"))
+             for folder in sorted(WEIGHTS.iterdir()) if folder.is_dir()}
+    return {preset: variants for preset, variants in found.items() if variants}
 
-    The files live in the repository's ``data/checkpoints/tiny/`` (a clone, an editable
-    install, Colab); an installed wheel has none, and then this returns None.
+
+def shipped_checkpoint(variant: str = "mask-cornernet", preset: str = DEFAULT_PRESET
+                       ) -> Path | None:
+    """The trained checkpoint of ``variant`` in ``preset`` that the package ships, or None.
+
+    Taught in chapter 11, which trains and ships them. The files are package data
+    (``mcn/weights/<preset>/<variant>.pt``): a clone, an editable install and an
+    installed wheel all have them.
     """
-    path = SHIPPED_CHECKPOINTS / f"{variant}.pt"
+    path = WEIGHTS / preset / f"{variant}.pt"
     return path if path.is_file() else None
+
+
+def pretrained_path(variant: str = "mask-cornernet", preset: str = DEFAULT_PRESET) -> Path:
+    """The shipped checkpoint of ``variant`` in ``preset``; ValueError naming what there is."""
+    available = shipped_weights()
+    if preset not in available:
+        presets = ", ".join(available) or "none (the package was installed without its weights)"
+        raise ValueError(f"no pretrained preset {preset!r}; available: {presets}")
+    if variant not in available[preset]:
+        raise ValueError(f"no pretrained {variant!r} in preset {preset!r}; available: "
+                         f"{', '.join(available[preset])}")
+    return WEIGHTS / preset / f"{variant}.pt"
+
+
+class Pretrained(NamedTuple):
+    """A trained model in eval mode and the names of the classes its labels index."""
+
+    model: MaskCornerNet
+    classes: list[str]
+
+
+def pretrained(variant: str = "mask-cornernet", preset: str = DEFAULT_PRESET,
+               device: str | torch.device = "cpu") -> Pretrained:
+    """One of the trained models the package ships, ready to detect: (model, classes).
+
+    ``model, classes = mcn.pretrained()`` then ``predict_image(model, image)`` and
+    ``draw_prediction(image, found, classes)``. Raises ValueError naming the presets and
+    variants there are when ``preset`` or ``variant`` is not among them.
+    """
+    model, state = load_model(pretrained_path(variant, preset), device)
+    return Pretrained(model, list(state["classes"]))
 
 
 class _EvalItems(Dataset):

@@ -18,7 +18,7 @@ from mcn.data.transforms import (
     normalize,
     train_transform,
 )
-from mcn.data.tt100k import TT100K, write_tt100k
+from mcn.data.tt100k import TT100K, load_image, write_tt100k
 
 __all__ = [
     "CocoDetection",
@@ -31,6 +31,7 @@ __all__ = [
     "draw_sign",
     "eval_transform",
     "export_coco",
+    "load_image",
     "normalize",
     "plot_stats",
     "train_transform",

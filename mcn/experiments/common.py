@@ -71,7 +71,7 @@ def save_weights(checkpoint: str | os.PathLike, destination: str | os.PathLike) 
     """Copy a training checkpoint without optimiser, scheduler and RNG states.
 
     The result loads with ``mcn.predict.load_model`` and ``mcn eval`` (it cannot resume
-    training): about a third of the size, which is what the repository ships.
+    training): about a third of the size, which is what the package ships (``mcn/weights/``).
     """
     state = load_checkpoint(checkpoint)
     return save_checkpoint(destination, {k: state[k] for k in _INFERENCE_KEYS if k in state})
