@@ -35,9 +35,11 @@ EXAMPLES = {
     "eval": """examples:
   mcn eval --checkpoint runs/tiny/best.pt --data synth --out runs/tiny/eval
   mcn eval --checkpoint runs/squeeze/last.pt --data tt100k:/data/tt100k --split test --out runs/squeeze/eval
-  mcn eval --checkpoint data/checkpoints/tiny/mask-cornernet.pt --data synth --seed 7919 --num 200 \\
+  mcn eval --checkpoint mcn/weights/tiny/mask-cornernet.pt --data synth --seed 7919 --num 200 \\
            --scales 0.5,1,1.25 --scale-band 8,48 --out runs/tiny/eval-ms   (multi-scale testing)""",
     "predict": """examples:
+  mcn predict --pretrained mask-cornernet photo1.jpg photo2.png --out predictions/
+  mcn predict photo.jpg --pretrained --preset tiny --out predictions/
   mcn predict --checkpoint runs/tiny/best.pt photo1.jpg photo2.png --out predictions/
   mcn predict --checkpoint runs/tiny/best.pt data/synth/test/*.jpg --out pred --min-score 0.5
   mcn predict --checkpoint runs/tiny/best.pt scene.jpg --out pred --scales 0.5,1,1.25 --scale-band 8,48""",
@@ -50,11 +52,12 @@ EXAMPLES = {
   mcn bench decode -- --repeats 10""",
     "experiment": """examples:
   mcn experiment ablation --runs runs/ablation --train          (train the five variants first)
-  mcn experiment ablation --runs data/checkpoints/tiny --num 50
+  mcn experiment ablation --runs runs/ablation --ship mcn/weights/tiny   (the package's weights)
+  mcn experiment ablation --runs mcn/weights/tiny --num 50
   mcn experiment stacks --runs runs/ablation --variants mask-cornernet,cornernet-mask
   mcn experiment proposals --runs runs/ablation --ks 10,50,100,200
   mcn experiment speed --runs runs/ablation --sizes 128,256,512
-  mcn experiment scales --runs data/checkpoints/tiny""",
+  mcn experiment scales --runs mcn/weights/tiny""",
     "export": """examples:
   mcn export --checkpoint runs/tiny/best.pt --onnx tiny.onnx
   mcn export --checkpoint runs/paper/best.pt --onnx paper.onnx --input-size 512 --opset 17""",
@@ -333,7 +336,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if not 0.0 <= args.min_score <= 1.0:
         raise UserError(f"--min-score must lie in [0, 1], got {args.min_score}")
     device = resolve_device(args.device)
-    model, state = load_model(args.checkpoint, device)
+    checkpoint = _predict_checkpoint(args)
+    model, state = load_model(checkpoint, device)
     classes = list(state["classes"])
     input_size = args.input_size or _run_eval_size(state) or model.input_size
     out = Path(args.out)
@@ -352,12 +356,31 @@ def cmd_predict(args: argparse.Namespace) -> int:
         kept = len(records[-1]["objects"])
         print(f"{name}: {kept} detection(s) with score >= {args.min_score:g} -> {out / (stem + '.png')}")
     write_json(out / "predictions.json", {
-        "provenance": provenance(None, None, device, checkpoint=str(args.checkpoint),
+        "provenance": provenance(None, None, device, checkpoint=str(checkpoint),
                                  variant=state["variant"], input_size=input_size,
                                  min_score=args.min_score, **_scale_record(args)),
         "classes": classes, "images": records})
     print(f"wrote {out / 'predictions.json'}")
     return 0
+
+
+def _predict_checkpoint(args: argparse.Namespace) -> Path:
+    """The checkpoint ``mcn predict`` runs: --checkpoint, or the shipped --pretrained one."""
+    from mcn.predict import DEFAULT_PRESET, pretrained_path
+
+    # "--pretrained photo.jpg" reads the image as the variant: say how to write it.
+    hint = ("; name the variant (--pretrained mask-cornernet photo.jpg) or put the images "
+            "before --pretrained") if args.pretrained and Path(args.pretrained).is_file() else ""
+    if not args.images:
+        raise UserError(f"no image files given{hint}")
+    if args.checkpoint is not None:
+        if args.preset is not None:
+            raise UserError("--preset goes with --pretrained, not with --checkpoint")
+        return Path(args.checkpoint)
+    try:
+        return pretrained_path(args.pretrained, args.preset or DEFAULT_PRESET)
+    except ValueError as err:
+        raise UserError(f"--pretrained: {err}{hint}") from None
 
 
 # =========================================================================== size, bench, export
@@ -523,11 +546,17 @@ def _add_common_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _version() -> str:
+    from mcn import __version__
+    return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mcn", formatter_class=_formatter,
         description="Mask-CornerNet: synthetic data, training, evaluation, prediction, export.",
         epilog="run 'mcn COMMAND --help' for the options and examples of each command")
+    parser.add_argument("--version", action="version", version=f"mcn {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, help_text: str, func: Callable, examples: str) -> argparse.ArgumentParser:
@@ -637,8 +666,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     # predict
     p = command("predict", "draw detections and masks on images", cmd_predict, EXAMPLES["predict"])
-    p.add_argument("--checkpoint", required=True, help="a .pt file written by mcn train")
-    p.add_argument("images", nargs="+", help="image files (jpg, png, ...)")
+    model = p.add_mutually_exclusive_group(required=True)
+    model.add_argument("--checkpoint", help="a .pt file written by mcn train")
+    model.add_argument("--pretrained", nargs="?", const="mask-cornernet", metavar="VARIANT",
+                       help="a trained model the package ships (default variant: mask-cornernet)")
+    p.add_argument("--preset", help="with --pretrained: the preset of the shipped model "
+                                    "(default: mcn.predict.DEFAULT_PRESET)")
+    p.add_argument("images", nargs="*", help="image files (jpg, png, ...), at least one")
     p.add_argument("--out", required=True, help="folder for <image>.png and predictions.json")
     p.add_argument("--min-score", type=float, default=0.3, help="draw/keep detections with score >= this, 0-1 (default: 0.3)")
     p.add_argument("--input-size", type=int, help="network input side (default: the run's)")
@@ -675,7 +709,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ks", default="10,20,50,100,150,200", help="proposals: values of K")
     p.add_argument("--sizes", default="128,256,448,512,640", help="speed: input sides")
     p.add_argument("--out", help="result JSON (default: data/results/experiment_NAME.json)")
-    p.add_argument("--ship", help="also write weights-only copies as SHIP/VARIANT.pt")
+    p.add_argument("--ship", help="also write weights-only copies as SHIP/VARIANT.pt "
+                                  "(mcn/weights/PRESET: the weights the package ships)")
     _add_common_run_options(p)
 
     # export
