@@ -116,9 +116,7 @@ def test_the_readme_quick_start_uses_the_package_api():
     assert command[:2] == ["mcn", "predict"] and "--pretrained" in command
 
 
-def test_the_shipped_weights_are_package_data():
-    pyproject = (ROOT / "pyproject.toml").read_text()
-    assert 'mcn = ["weights/*/*.pt"]' in pyproject
+def test_the_weights_live_in_the_package_once():
     assert WEIGHTS == ROOT / "mcn" / "weights"
     assert DEFAULT_PRESET in shipped_weights()
     assert not (ROOT / "data" / "checkpoints").exists(), "one copy of the weights: mcn/weights/"
