@@ -18,14 +18,21 @@ Data flows one way through the package, in the order the book teaches it:
 
 Each is imported on first use (``import mcn; mcn.nn.corner_pool``), so that ``import
 mcn`` stays fast. Each module's docstring names the chapter that teaches it.
+
+``mcn.pretrained(variant, preset)`` loads a trained model the package ships, with its
+class names (``mcn.checkpoint.pretrained``; README.md, "Use the package").
 """
 
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("mcn")  # the installed distribution's, from pyproject.toml
+except PackageNotFoundError:  # imported from a folder without installing it
+    __version__ = "unknown"
 
 _SUBMODULES = (
     "benchmarks", "boxes", "checkpoint", "classes", "cli", "corners", "data", "decode",
@@ -35,11 +42,17 @@ _SUBMODULES = (
 )
 
 
+#: functions offered at the top level, each from the module that defines it
+_FUNCTIONS = {"pretrained": "checkpoint"}
+
+
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f"mcn.{name}")
+    if name in _FUNCTIONS:
+        return getattr(importlib.import_module(f"mcn.{_FUNCTIONS[name]}"), name)
     raise AttributeError(f"module 'mcn' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_SUBMODULES))
+    return sorted(list(globals()) + list(_SUBMODULES) + list(_FUNCTIONS))

@@ -2,8 +2,9 @@
 trained model they hold.
 
 Taught in chapter 9 (saving and resuming, ``save_checkpoint``, ``load_checkpoint``) and
-used from chapter 3 on to load the trained tiny models the repository ships
-(``load_model``, ``shipped_checkpoint``).
+used from chapter 3 on to load the trained models that travel inside the package
+(``load_model``; ``pretrained(variant, preset)`` and ``shipped_checkpoint`` find them
+in ``mcn/weights/<preset>/<variant>.pt``).
 
 A checkpoint is one ``torch.save`` file holding a plain dictionary:
 
@@ -12,7 +13,7 @@ key            contents
 =============  ==============================================================
 format         ``CHECKPOINT_FORMAT``, so that a foreign file is recognised
 variant        model variant (e.g. "mask-cornernet")
-model_preset   model size preset ("tiny" or "paper")
+model_preset   model size preset ("tiny", "book" or "paper")
 num_classes    number of heatmap channels
 classes        the category names, in label order
 iteration      optimiser steps taken so far
@@ -43,7 +44,7 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -58,10 +59,6 @@ REQUIRED_KEYS = ("format", "variant", "num_classes", "model", "iteration", "conf
 #: Keys a checkpoint keeps when it is shipped for inference only (``save_weights``).
 INFERENCE_KEYS = ("variant", "model_preset", "model_config", "num_classes", "classes",
                   "iteration", "config", "data", "model", "best_metric")
-
-#: where a repository checkout keeps the trained tiny models (``mcn experiment --ship``)
-SHIPPED_CHECKPOINTS = Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "tiny"
-
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be used: corrupt, truncated, or for another model."""
@@ -172,14 +169,65 @@ def save_weights(checkpoint: str | os.PathLike, destination: str | os.PathLike) 
     return save_checkpoint(destination, {k: state[k] for k in INFERENCE_KEYS if k in state})
 
 
-def shipped_checkpoint(variant: str = "mask-cornernet") -> Path | None:
-    """The trained tiny checkpoint of ``variant`` that the repository ships, or None.
+#: The trained weights that travel inside the package: WEIGHTS/<preset>/<variant>.pt,
+#: inference-only copies (``mcn experiment --ship``, chapter 11).
+WEIGHTS = Path(__file__).resolve().parent / "weights"
 
-    The files live in the repository's ``data/checkpoints/tiny/`` (a clone, an editable
-    install, Colab); an installed wheel has none, and then this returns None.
+#: The preset that ``pretrained``, ``shipped_checkpoint`` and ``mcn predict --pretrained``
+#: load unless told otherwise.
+DEFAULT_PRESET = "tiny"
+
+
+def shipped_weights() -> dict[str, list[str]]:
+    """The weights the package ships: {preset: [variant, ...]}, both sorted by name."""
+    if not WEIGHTS.is_dir():
+        return {}
+    found = {folder.name: sorted(p.stem for p in folder.glob("*.pt"))
+             for folder in sorted(WEIGHTS.iterdir()) if folder.is_dir()}
+    return {preset: variants for preset, variants in found.items() if variants}
+
+
+def shipped_checkpoint(variant: str = "mask-cornernet", preset: str = DEFAULT_PRESET
+                       ) -> Path | None:
+    """The trained checkpoint of ``variant`` in ``preset`` that the package ships, or None.
+
+    Taught in chapter 11, which trains and ships them. The files are package data
+    (``mcn/weights/<preset>/<variant>.pt``): a clone, an editable install and an
+    installed wheel all have them.
     """
-    path = SHIPPED_CHECKPOINTS / f"{variant}.pt"
+    path = WEIGHTS / preset / f"{variant}.pt"
     return path if path.is_file() else None
+
+
+def pretrained_path(variant: str = "mask-cornernet", preset: str = DEFAULT_PRESET) -> Path:
+    """The shipped checkpoint of ``variant`` in ``preset``; ValueError naming what there is."""
+    available = shipped_weights()
+    if preset not in available:
+        presets = ", ".join(available) or "none (the package was installed without its weights)"
+        raise ValueError(f"no pretrained preset {preset!r}; available: {presets}")
+    if variant not in available[preset]:
+        raise ValueError(f"no pretrained {variant!r} in preset {preset!r}; available: "
+                         f"{', '.join(available[preset])}")
+    return WEIGHTS / preset / f"{variant}.pt"
+
+
+class Pretrained(NamedTuple):
+    """A trained model in eval mode and the names of the classes its labels index."""
+
+    model: MaskCornerNet
+    classes: list[str]
+
+
+def pretrained(variant: str = "mask-cornernet", preset: str = DEFAULT_PRESET,
+               device: str | torch.device = "cpu") -> Pretrained:
+    """One of the trained models the package ships, ready to detect: (model, classes).
+
+    ``model, classes = mcn.pretrained()`` then ``predict_image(model, image)`` and
+    ``draw_prediction(image, found, classes)``. Raises ValueError naming the presets and
+    variants there are when ``preset`` or ``variant`` is not among them.
+    """
+    model, state = load_model(pretrained_path(variant, preset), device)
+    return Pretrained(model, list(state["classes"]))
 
 
 # --------------------------------------------------------------------------- RNG states

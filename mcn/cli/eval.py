@@ -18,7 +18,7 @@ from mcn.cli.common import (add_command, add_run_options, add_scale_options, app
 EXAMPLES = """examples:
   mcn eval --checkpoint runs/tiny/best.pt --data synth --out runs/tiny/eval
   mcn eval --checkpoint runs/squeeze/last.pt --data tt100k:/data/tt100k --split test --out runs/squeeze/eval
-  mcn eval --checkpoint data/checkpoints/tiny/mask-cornernet.pt --data synth --seed 7919 --num 200 \\
+  mcn eval --checkpoint mcn/weights/tiny/mask-cornernet.pt --data synth --seed 7919 --num 200 \\
            --scales 0.5,1,1.25 --scale-band 8,48 --out runs/tiny/eval-ms   (multi-scale testing)"""
 
 

@@ -15,11 +15,12 @@ from mcn.cli.common import UserError, add_command, add_run_options, apply_thread
 
 EXAMPLES = """examples:
   mcn experiment ablation --runs runs/ablation --train          (train the five variants first)
-  mcn experiment ablation --runs data/checkpoints/tiny --num 50
+  mcn experiment ablation --runs runs/ablation --ship mcn/weights/tiny   (the package's weights)
+  mcn experiment ablation --runs mcn/weights/tiny --num 50
   mcn experiment stacks --runs runs/ablation --variants mask-cornernet,cornernet-mask
   mcn experiment proposals --runs runs/ablation --ks 10,50,100,200
   mcn experiment speed --runs runs/ablation --sizes 128,256,512
-  mcn experiment scales --runs data/checkpoints/tiny"""
+  mcn experiment scales --runs mcn/weights/tiny"""
 
 EXPERIMENT_VARIANTS = {"stacks": "mask-cornernet,cornernet-mask", "proposals": "mask-cornernet",
                        "scales": "mask-cornernet", "operating-point": "mask-cornernet,cornernet-squeeze"}

@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mcn", formatter_class=formatter,
         description="Mask-CornerNet: synthetic data, training, evaluation, prediction, export.",
         epilog="run 'mcn COMMAND --help' for the options and examples of each command")
+    from mcn import __version__
+    parser.add_argument("--version", action="version", version=f"mcn {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.add_parser(commands)

@@ -15,6 +15,8 @@ from mcn.cli.common import (UserError, add_command, add_run_options, add_scale_o
                             apply_threads, run_eval_size, scale_record)
 
 EXAMPLES = """examples:
+  mcn predict --pretrained mask-cornernet photo1.jpg photo2.png --out predictions/
+  mcn predict photo.jpg --pretrained --preset tiny --out predictions/
   mcn predict --checkpoint runs/tiny/best.pt photo1.jpg photo2.png --out predictions/
   mcn predict --checkpoint runs/tiny/best.pt data/synth/test/*.jpg --out pred --min-score 0.5
   mcn predict --checkpoint runs/tiny/best.pt scene.jpg --out pred --scales 0.5,1,1.25 --scale-band 8,48"""
@@ -23,8 +25,13 @@ EXAMPLES = """examples:
 def add_parser(commands: Any) -> None:
     """The "predict" command."""
     p = add_command(commands, "predict", "draw detections and masks on images", cmd_predict, EXAMPLES)
-    p.add_argument("--checkpoint", required=True, help="a .pt file written by mcn train")
-    p.add_argument("images", nargs="+", help="image files (jpg, png, ...)")
+    model = p.add_mutually_exclusive_group(required=True)
+    model.add_argument("--checkpoint", help="a .pt file written by mcn train")
+    model.add_argument("--pretrained", nargs="?", const="mask-cornernet", metavar="VARIANT",
+                       help="a trained model the package ships (default variant: mask-cornernet)")
+    p.add_argument("--preset", help="with --pretrained: the preset of the shipped model "
+                                    "(default: mcn.checkpoint.DEFAULT_PRESET)")
+    p.add_argument("images", nargs="*", help="image files (jpg, png, ...), at least one")
     p.add_argument("--out", required=True, help="folder for <image>.png and predictions.json")
     p.add_argument("--min-score", type=float, default=0.3, help="draw/keep detections with score >= this, 0-1 (default: 0.3)")
     p.add_argument("--input-size", type=int, help="network input side (default: the run's)")
@@ -47,7 +54,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if not 0.0 <= args.min_score <= 1.0:
         raise UserError(f"--min-score must lie in [0, 1], got {args.min_score}")
     device = resolve_device(args.device)
-    model, state = load_model(args.checkpoint, device)
+    checkpoint = predict_checkpoint(args)
+    model, state = load_model(checkpoint, device)
     classes = list(state["classes"])
     input_size = args.input_size or run_eval_size(state) or model.input_size
     out = Path(args.out)
@@ -66,9 +74,28 @@ def cmd_predict(args: argparse.Namespace) -> int:
         kept = len(records[-1]["objects"])
         print(f"{name}: {kept} detection(s) with score >= {args.min_score:g} -> {out / (stem + '.png')}")
     write_json(out / "predictions.json", {
-        "provenance": provenance(None, None, device, checkpoint=str(args.checkpoint),
+        "provenance": provenance(None, None, device, checkpoint=str(checkpoint),
                                  variant=state["variant"], input_size=input_size,
                                  min_score=args.min_score, **scale_record(args)),
         "classes": classes, "images": records})
     print(f"wrote {out / 'predictions.json'}")
     return 0
+
+
+def predict_checkpoint(args: argparse.Namespace) -> Path:
+    """The checkpoint ``mcn predict`` runs: --checkpoint, or the shipped --pretrained one."""
+    from mcn.checkpoint import DEFAULT_PRESET, pretrained_path
+
+    # "--pretrained photo.jpg" reads the image as the variant: say how to write it.
+    hint = ("; name the variant (--pretrained mask-cornernet photo.jpg) or put the images "
+            "before --pretrained") if args.pretrained and Path(args.pretrained).is_file() else ""
+    if not args.images:
+        raise UserError(f"no image files given{hint}")
+    if args.checkpoint is not None:
+        if args.preset is not None:
+            raise UserError("--preset goes with --pretrained, not with --checkpoint")
+        return Path(args.checkpoint)
+    try:
+        return pretrained_path(args.pretrained, args.preset or DEFAULT_PRESET)
+    except ValueError as err:
+        raise UserError(f"--pretrained: {err}{hint}") from None

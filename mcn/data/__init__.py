@@ -8,6 +8,7 @@ Every dataset yields ``(image, target)``: image uint8 (3, H, W) RGB; target with
 
 from mcn.data.coco import CocoDetection, export_coco
 from mcn.data.collate import collate
+from mcn.data.images import load_image
 from mcn.data.signs import draw_sign
 from mcn.data.stats import dataset_stats, plot_stats
 from mcn.data.synthetic import SyntheticSigns
@@ -27,6 +28,7 @@ __all__ = [
     "TT100K",
     "TransformedDataset",
     "collate",
+    "load_image",
     "dataset_stats",
     "denormalize",
     "draw_sign",

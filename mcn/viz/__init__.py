@@ -22,7 +22,7 @@ from mcn.corners import REJECTION_REASONS
 from mcn.figures import figure_png
 from mcn.viz.corner_pool import (POOL_FEATURES, corner_pool_explorer, corner_pool_figure,
                                  pool_data, region_feature)
-from mcn.viz.draw import base_colours
+from mcn.viz.draw import base_colours, draw_prediction, write_png
 from mcn.viz.em import em_data, em_explorer, em_figure, em_steps, responsibility_overlay
 from mcn.viz.explorer import ALL_CLASSES, Explorer
 from mcn.viz.heatmaps import CORNERS, heatmap_data, heatmap_explorer, heatmap_figure
@@ -32,7 +32,7 @@ from mcn.viz.run import ModelRun, run_model, stack_names
 __all__ = [
     "ALL_CLASSES", "CORNERS", "POOL_FEATURES", "REJECTION_REASONS", "Explorer", "ModelRun",
     "base_colours", "corner_pool_explorer", "corner_pool_figure", "decode_explorer",
-    "decode_figure", "em_data", "em_explorer", "em_figure", "em_steps", "figure_png",
+    "decode_figure", "draw_prediction", "em_data", "em_explorer", "em_figure", "em_steps", "figure_png",
     "heatmap_data", "heatmap_explorer", "heatmap_figure", "pair_candidates", "pool_data",
-    "region_feature", "responsibility_overlay", "run_model", "stack_names",
+    "region_feature", "responsibility_overlay", "run_model", "stack_names", "write_png",
 ]

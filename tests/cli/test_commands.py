@@ -10,6 +10,7 @@ import cv2
 import pytest
 
 from mcn.cli import main
+from mcn.models import PRESETS
 from tests.cli.running import run_cli
 
 
@@ -91,7 +92,7 @@ def test_size_lists_every_variant(capsys):
     assert status == 0
     for variant in ("cornernet-squeeze", "cornernet-fusion", "cornernet-fire", "cornernet-mask",
                     "mask-cornernet"):
-        assert out.count(variant) == 2  # paper and tiny
+        assert out.count(variant) == len(PRESETS)  # one row per size preset
 
 
 def test_bench_lists_the_benchmark_modules(capsys):

@@ -62,7 +62,7 @@ def test_the_shipped_tiny_checkpoints_load_and_follow_the_tiny_preset():
     assert shipped_checkpoint("no-such-variant") is None
     for variant in ALL:
         path = shipped_checkpoint(variant)
-        assert path is not None, f"data/checkpoints/tiny/{variant}.pt is missing"
+        assert path is not None, f"mcn/weights/tiny/{variant}.pt is missing"
         model, config, classes, state = experiments.load_run(path)
         assert model.variant == variant and "optimizer" not in state
         assert {**config.to_dict(), "variant": None} == {**TINY.to_dict(), "variant": None}
