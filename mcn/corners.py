@@ -24,7 +24,10 @@ Coordinate conventions (the whole package follows them):
   both corner cells lie inside the box, a box touching the right or bottom border
   (``x2 = W``) still lands on the map, and two boxes that touch (``x2 == x1'``) never
   share a cell along that axis. Decoding is the same formula for both corners:
-  ``pixel = (cell + offset) * s``, so the round trip is exact.
+  ``pixel = (cell + offset) * s``, so the round trip is exact. (The official CornerNet-Lite code
+  uses ``int(x2 / s)``, which puts a BR corner on a cell border one cell outside.)
+* A pair whose BR corner is not strictly below and to the right of its TL corner is
+  rejected: the official code keeps pairs with br == tl, boxes of zero width or height.
 * A corner's flat index into the output map is ``y * w + x`` (``w`` the map width).
 * Offsets are stored as ``(dx, dy)``: channel 0 of the offset maps is x, channel 1 is y.
 

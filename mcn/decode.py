@@ -6,7 +6,9 @@ takes the top K of each over all classes and pairs them (``mcn.corners``). Mask-
 K = 100 ("Datasets and implementation details") and sweeps K from 50 to 200 ("The
 effect of the number of proposals", Fig. 8). The surviving pairs go through per-class
 Gaussian soft-NMS (Bodla et al., ICCV 2017): each kept box lowers the score of every
-other box of its class by ``exp(-IoU^2 / sigma)``. ``decode`` ends at boxes, scores and
+other box of its class by ``exp(-IoU^2 / sigma)``, with the IoU of plain areas
+(TT100K's evaluation counts them so; the official CornerNet code adds a pixel to each
+side). ``decode`` ends at boxes, scores and
 labels per image.
 
 Boxes are mapped back to the original image by undoing the letterbox

@@ -20,7 +20,9 @@ Normalisation follows the CornerNet reference: the focal loss is divided by the 
 positive cells in the batch, the offset loss by the number of objects in the batch, and
 pull/push are normalised per image (by N and N (N - 1)) and then *summed* over the batch.
 The pull term is divided by exactly N (the reference uses N + 1e-4, which only guards
-0 / 0; here images without objects are masked out instead, so the division is exact).
+0 / 0; here images without objects are masked out instead, so the division is exact;
+the offset term likewise). The push term of an image with a single object is 0; the
+official code adds about 1 for such an image, a constant with the same gradient.
 With two supervised hourglass stacks every term is summed over the stacks and divided by
 their number. Taught in chapter 7.
 """

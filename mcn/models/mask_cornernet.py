@@ -28,6 +28,25 @@ evaluation uses. Output dict (stride 4 grid, mask at stride 2)::
     mask              (B, C+1, H/2, W/2) segmentation logits, class 0 = background
                                          (variants with the mask module only)
 
+Where mcn deliberately differs from the official CornerNet-Lite code (each choice is
+explained where it is made, and in the chapter that teaches the piece):
+
+* stem: stride 4 as in the Mask-CornerNet paper (128 x 128 heatmaps at 512 input);
+  ``ModelConfig.stem_stride=8`` builds the published CornerNet-Squeeze stem (chapter 4);
+* bottom-right corner cell ``ceil(x / s) - 1`` (official ``int(x / s)``), so a corner on
+  a cell border belongs to the cell it closes (``mcn.corners``, chapter 7);
+* pairs of zero width or height are rejected (the official code keeps br == tl)
+  (``mcn.corners``, chapter 8);
+* soft-NMS IoU without the +1 pixel, as TT100K's evaluation counts areas
+  (``mcn.decode``, chapter 8);
+* the push loss of an image with a single object is 0 (the official code adds about 1
+  per such image, with the same gradient) and the pull/push/offset denominators are
+  the exact numbers of objects (official: + 1e-4) (``mcn.losses``, chapter 7);
+* K = 100 corners per heatmap at test time, as in the paper (the CornerNet-Squeeze
+  config uses 20) (``TrainConfig.top_k``, chapter 8);
+* EM attention on L2-normalised features with lambda = 30 (EMANet: raw features,
+  lambda = 1) (``mcn.nn.em_attention``, chapter 6).
+
 Taught in chapter 4 (the backbone and stacks), chapters 5 and 6 (heads, mask module).
 """
 
