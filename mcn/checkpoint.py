@@ -125,6 +125,12 @@ def check_compatible(state: dict, variant: str, num_classes: int, source: str = 
 
 # --------------------------------------------------------------------------- the model
 
+def nonfinite_tensors(tensors: dict[str, Any]) -> list[str]:
+    """Names of the floating-point tensors of ``tensors`` holding a NaN or an infinity."""
+    return [name for name, t in tensors.items()
+            if torch.is_tensor(t) and t.is_floating_point() and not bool(torch.isfinite(t).all())]
+
+
 def stored_model_config(state: dict[str, Any]) -> ModelConfig | None:
     """The ``ModelConfig`` saved in a checkpoint (None for checkpoints without one)."""
     fields = state.get("model_config")
@@ -153,6 +159,10 @@ def load_model(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
     iteration...). Errors name the file: missing, corrupt, or weights that do not fit.
     """
     state = load_checkpoint(checkpoint, map_location="cpu")
+    broken = nonfinite_tensors(state["model"])
+    if broken:  # such a model detects nothing, silently
+        raise CheckpointError(f"checkpoint {checkpoint} holds non-finite weights ({len(broken)} "
+                              f"tensors, e.g. {broken[0]}); use an earlier checkpoint of the run")
     sizes = stored_model_config(state) or state.get("model_preset", "paper")
     model = build_model(state["variant"], int(state["num_classes"]), sizes)
     load_weights(model, state, f"checkpoint {checkpoint}")

@@ -28,7 +28,8 @@ from mcn.models import HEAD_KEYS
 from mcn.provenance import provenance, write_json
 from mcn.targets import build_targets
 
-DEFAULT_OUTPUT = Path(__file__).resolve().parents[2] / "data" / "results" / "bench_decode.json"
+# Relative to the working directory (a checkout's root): never inside an installed package.
+DEFAULT_OUTPUT = Path("data") / "results" / "bench_decode.json"
 
 
 def time_it(fn: Callable[[], object], repeats: int, warmup: int = 3,
@@ -114,7 +115,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=50, help="timed runs per figure")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--output", default=str(DEFAULT_OUTPUT), help="JSON file to write")
+    parser.add_argument("--out", "--output", dest="output", default=str(DEFAULT_OUTPUT),
+                        help=f"JSON file to write (default: {DEFAULT_OUTPUT})")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads (default: torch's choice)")
     args = parser.parse_args(argv)

@@ -113,7 +113,8 @@ def main(argv: Sequence[str] | None = None) -> Path:
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs first")
     parser.add_argument("--train-batch", type=int, default=8, help="batch of the tiny training step")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: leave)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--out", "--output", dest="out", type=Path, default=DEFAULT_OUT,
+                        help=f"results file (default: {DEFAULT_OUT})")
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.warmup < 0:
         parser.error("--repeats must be >= 1 and --warmup >= 0")

@@ -33,7 +33,8 @@ from mcn.data import signs
 from mcn.data.synthetic import REFERENCE_SIZE, SIZE_BINS, SyntheticSigns
 from mcn.provenance import provenance, write_json
 
-DEFAULT_OUT = Path(__file__).resolve().parents[2] / "data" / "results" / "bench_synth.json"
+# Relative to the working directory (a checkout's root): never inside an installed package.
+DEFAULT_OUT = Path("data") / "results" / "bench_synth.json"
 
 
 def measure(image_size: int, num_images: int, seed: int = 0,
@@ -74,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--num-images", type=int, default=300,
                         help="images per size (default: 300)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+    parser.add_argument("--out", "--output", dest="out", type=Path, default=DEFAULT_OUT,
                         help=f"results file (default: {DEFAULT_OUT})")
     args = parser.parse_args(argv)
 

@@ -40,8 +40,10 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def apply_threads(args: argparse.Namespace) -> None:
-    """Honour --threads."""
-    if args.threads:
+    """Honour --threads (at least 1)."""
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UserError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
 
 
@@ -85,5 +87,8 @@ def print_tt100k(table: dict[str, dict[str, Any]], minscore: float) -> None:
     """The TT100K protocol's numbers per size bin, one line each."""
     print(f"TT100K protocol at minscore {minscore:g}:")
     for name, row in table.items():
+        if row["num_gt"] == 0:  # 0/0 is no evidence of a perfect score
+            print(f"  {name:7s} n/a: no signs of this size ({row['num_det']} detections)")
+            continue
         print(f"  {name:7s} accuracy {row['accuracy']:.3f}  recall {row['recall']:.3f}  "
               f"({row['correct']} correct of {row['num_gt']} signs, {row['num_det']} detections)")

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from mcn.cli.common import (add_command, add_run_options, add_scale_options, apply_threads,
+from mcn.cli.common import (UserError, add_command, add_run_options, add_scale_options, apply_threads,
                             print_tt100k, scale_record)
 
 EXAMPLES = """examples:
@@ -55,6 +55,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from mcn.train.distributed import resolve_device
 
     apply_threads(args)
+    if args.num is not None and args.num < 1:
+        raise UserError(f"--num must be >= 1, got {args.num}")
+    if args.minscore is not None and not 0 <= args.minscore <= 100:
+        raise UserError(f"--minscore is on the 0-100 scale, got {args.minscore:g}")
+    if args.batch_size < 1 or args.top_k < 1:
+        raise UserError(f"--batch-size and --top-k must be >= 1, got {args.batch_size} and {args.top_k}")
     device = resolve_device(args.device)
     spec = parse_data_spec(args.data)
     model, state = load_model(args.checkpoint, device)
@@ -67,6 +73,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if dataset_classes != classes:
         raise ValueError(f"--data {args.data}: the dataset's classes {dataset_classes[:5]}... "
                          f"differ from the checkpoint's {classes[:5]}...")
+    if len(dataset) == 0:
+        raise UserError(f"--data {args.data}: no images to evaluate")
     minscore = args.minscore if args.minscore is not None else config.eval_minscore
     input_size = args.input_size or config.eval_size
     results, gt = detect_dataset(model, dataset, classes, input_size, device,
@@ -74,6 +82,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                  ae_threshold=config.ae_threshold, num_dets=config.num_dets,
                                  progress=not args.quiet, scales=args.scales,
                                  scale_band=args.scale_band)
+    if not any(image["objects"] for image in gt["imgs"].values()):
+        raise UserError(f"--data {args.data}: its {len(dataset)} image(s) hold no ground-truth "
+                        "signs of the checkpoint's classes; there is nothing to score")
     bins = size_bins(size_bin_scale(spec, config))
     metrics = evaluate_all(gt, results, types=classes, minscore=minscore, bins=bins,
                            coco=not args.no_coco)
@@ -90,10 +101,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     figure = plot_pr_curves(curves, title=f"{state['variant']} at iteration {state['iteration']}")
     figure.savefig(out / "pr_curves.png", dpi=120)
     print_tt100k(metrics["tt100k"], minscore)
-    print("mAP (area under the accuracy-recall curve): "
-          + ", ".join(f"{k} {v:.3f}" for k, v in metrics["map"].items()))
-    print("best recall at accuracy >= 0.5: "
-          + ", ".join(f"{k} {v:.3f}" for k, v in metrics["recall_at_accuracy_0.5"].items()))
+    def per_bin(values: dict[str, float]) -> str:
+        return ", ".join(f"{k} {v:.3f}" if metrics["tt100k"][k]["num_gt"] else f"{k} n/a"
+                         for k, v in values.items())
+
+    print(f"mAP (area under the accuracy-recall curve): {per_bin(metrics['map'])}")
+    print(f"best recall at accuracy >= 0.5: {per_bin(metrics['recall_at_accuracy_0.5'])}")
     if metrics.get("coco"):
         ap = metrics["coco"]
         print(f"COCO AP {ap['AP']:.3f}, AP50 {ap['AP50']:.3f}")

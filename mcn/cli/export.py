@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mcn.cli.common import add_command, run_eval_size
+import torch
+
+from mcn.cli.common import UserError, add_command, run_eval_size
 
 EXAMPLES = """examples:
   mcn export --checkpoint runs/tiny/best.pt --onnx tiny.onnx
@@ -33,10 +35,20 @@ def cmd_export(args: argparse.Namespace) -> int:
     from mcn.checkpoint import load_model
     from mcn.export import export_onnx
 
+    from torch.onnx import _constants
+
+    # The exporter's own limits; outside them it fails deep inside with a traceback.
+    low, high = 11, _constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET  # the pooling scan needs 11
+    if not low <= args.opset <= high:
+        raise UserError(f"--opset must be between {low} and {high}, got {args.opset}")
     model, state = load_model(args.checkpoint, "cpu")
     input_size = args.input_size or run_eval_size(state) or model.input_size
-    report = export_onnx(model, args.onnx, input_size=input_size, opset=args.opset,
-                         check=not args.no_check, atol=args.atol, rtol=args.atol)
+    try:
+        report = export_onnx(model, args.onnx, input_size=input_size, opset=args.opset,
+                             check=not args.no_check, atol=args.atol, rtol=args.atol)
+    except (RuntimeError, torch.onnx.errors.OnnxExporterError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"--opset {args.opset}: the export failed ({first})") from err
     print(f"wrote {report['path']} (opset {report['opset']}, input (B, 3, {input_size}, {input_size}), "
           f"outputs {', '.join(report['outputs'])})")
     if report["max_abs_diff"] is not None:

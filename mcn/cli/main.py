@@ -2,8 +2,8 @@
 
 Every subcommand (one module each beside this one) prints its own help with examples
 (``mcn train --help``). Mistakes a user can make (a missing file, a wrong option value, a
-checkpoint of another model) end with one line on stderr and exit code 1; set
-MCN_DEBUG=1 to see the traceback instead. Distributed training uses the same command
+checkpoint of another model) end with one line on stderr and exit code 1; pass
+``mcn --debug COMMAND ...`` or set MCN_DEBUG=1 to see the traceback instead. Distributed training uses the same command
 under torchrun::
 
     torchrun --nproc_per_node 2 -m mcn train --preset tiny --data synth --out runs/ddp
@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="run 'mcn COMMAND --help' for the options and examples of each command")
     from mcn import __version__
     parser.add_argument("--version", action="version", version=f"mcn {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error (as MCN_DEBUG=1 does)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.add_parser(commands)
@@ -72,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mcn {name}: interrupted", file=sys.stderr)
         status = 130
     except user_errors() as err:
-        if os.environ.get("MCN_DEBUG"):
+        if args.debug or os.environ.get("MCN_DEBUG"):
             raise
         message = " ".join(str(err).split()) or type(err).__name__
         print(f"mcn {name}: error: {message}", file=sys.stderr)

@@ -31,13 +31,61 @@ def add_parser(commands: Any) -> None:
                        help="a trained model the package ships (default variant: mask-cornernet)")
     p.add_argument("--preset", help="with --pretrained: the preset of the shipped model "
                                     "(default: mcn.checkpoint.DEFAULT_PRESET)")
-    p.add_argument("images", nargs="*", help="image files (jpg, png, ...), at least one")
+    p.add_argument("images", nargs="*", help="image files (jpg, png, ...) or folders of them, at least one")
     p.add_argument("--out", required=True, help="folder for <image>.png and predictions.json")
     p.add_argument("--min-score", type=float, default=0.3, help="draw/keep detections with score >= this, 0-1 (default: 0.3)")
     p.add_argument("--input-size", type=int, help="network input side (default: the run's)")
     p.add_argument("--top-k", type=int, default=100, help="corners kept per type (default: 100)")
     add_scale_options(p)
     add_run_options(p)
+
+
+#: the file suffixes a folder given as input is searched for
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def image_inputs(names: list[str]) -> list[Path]:
+    """The image files named, folders expanded to their images; every missing one at once."""
+    found, missing = [], []
+    for name in names:
+        path = Path(name)
+        if path.is_dir():
+            images = sorted(p for p in path.iterdir()
+                            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not images:
+                raise UserError(f"folder {path} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
+            found += images
+        elif path.is_file():
+            found.append(path)
+        else:
+            missing.append(name)
+    if missing:
+        raise FileNotFoundError(f"image file(s) not found: {', '.join(missing)} (nothing was written)")
+    return found
+
+
+def output_paths(images: list[Path], out: Path) -> list[Path]:
+    """``OUT/<stem>.png`` for each image, refusing any that would replace an input's file.
+
+    Two inputs with the same stem (from different folders) get distinct names.
+    """
+    stems: set[str] = set()
+    targets = []
+    for image in images:
+        stem = image.stem
+        while stem in stems:
+            stem += "_"
+        stems.add(stem)
+        targets.append(out / f"{stem}.png")
+    input_folders = {image.parent.resolve() for image in images}
+    if out.resolve() in input_folders:
+        # Inside an input folder every existing file is the user's: never replace one.
+        taken = [t for t in targets + [out / "predictions.json"] if t.exists()]
+        if taken:
+            raise FileExistsError(f"--out {out}: writing {taken[0].name} would overwrite the "
+                                  f"input folder's file {taken[0]}; choose another --out "
+                                  "(nothing was written)")
+    return targets
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -53,26 +101,26 @@ def cmd_predict(args: argparse.Namespace) -> int:
     apply_threads(args)
     if not 0.0 <= args.min_score <= 1.0:
         raise UserError(f"--min-score must lie in [0, 1], got {args.min_score}")
+    out = Path(args.out)
+    # Every input is found and decodes, and no output replaces a file, before anything is written.
+    images = image_inputs(args.images)
+    targets = output_paths(images, out)
+    for name in images:
+        load_image(name)
     device = resolve_device(args.device)
     checkpoint = predict_checkpoint(args)
     model, state = load_model(checkpoint, device)
     classes = list(state["classes"])
     input_size = args.input_size or run_eval_size(state) or model.input_size
-    out = Path(args.out)
     records = []
-    stems = set()
-    for name in args.images:
+    for name, target in zip(images, targets):
         image = load_image(name)
         prediction = predict_image(model, image, input_size, top_k=args.top_k, device=device,
                                    scales=args.scales, scale_band=args.scale_band)
-        stem = Path(name).stem
-        while stem in stems:  # two inputs with the same name from different folders
-            stem += "_"
-        stems.add(stem)
-        write_png(out / f"{stem}.png", draw_prediction(image, prediction, classes, args.min_score))
+        write_png(target, draw_prediction(image, prediction, classes, args.min_score))
         records.append(prediction_record(prediction, classes, str(name), args.min_score))
         kept = len(records[-1]["objects"])
-        print(f"{name}: {kept} detection(s) with score >= {args.min_score:g} -> {out / (stem + '.png')}")
+        print(f"{name}: {kept} detection(s) with score >= {args.min_score:g} -> {target}")
     write_json(out / "predictions.json", {
         "provenance": provenance(None, None, device, checkpoint=str(checkpoint),
                                  variant=state["variant"], input_size=input_size,

@@ -30,12 +30,14 @@ def cmd_size(args: argparse.Namespace) -> int:
     from mcn.provenance import provenance, write_json
 
     rows = model_size_table(num_classes=args.num_classes)
-    header = f"{'variant':20s} {'preset':6s} {'input':>5s} {'params':>12s} {'fp32 MB':>9s} {'ckpt MiB':>9s}"
+    header = f"{'variant':20s} {'preset':6s} {'input':>5s} {'params':>12s} {'fp32 MB':>9s} {'weights MiB':>11s}"
     print(header)
     print("-" * len(header))
     for r in rows:
         print(f"{r['variant']:20s} {r['preset']:6s} {r['input_size']:5d} {r['params']:12,d} "
-              f"{r['fp32_mb']:9.2f} {r['checkpoint_mib']:9.2f}")
+              f"{r['fp32_mb']:9.2f} {r['checkpoint_mib']:11.2f}")
+    print("weights MiB: a weights-only checkpoint (save_weights); a training checkpoint also "
+          "holds Adam's two moments per weight and weighs several times more")
     if args.json:
         write_json(args.json, {"provenance": provenance({"num_classes": args.num_classes}),
                                "rows": rows})

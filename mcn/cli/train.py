@@ -21,6 +21,7 @@ from mcn.train import PRESETS, TrainConfig, get_config
 EXAMPLES = """examples:
   mcn train --preset tiny --data synth --out runs/tiny
   mcn train --preset tiny --data synth --out runs/tiny --resume --iters 2000
+  mcn train --preset tiny --data synth --out runs/tiny --resume runs/tiny/last.pt --lr 1e-3 --grad-clip 1
   mcn train --preset paper --variant cornernet-squeeze --data tt100k:/data/tt100k --out runs/squeeze --device cuda --amp bf16
   mcn train --preset tiny --data coco:annotations.json:images --out runs/mine
   torchrun --nproc_per_node 2 -m mcn train --preset tiny --data synth --out runs/ddp"""
@@ -39,7 +40,9 @@ def add_parser(commands: Any) -> None:
                    help="training preset (default: tiny)")
     p.add_argument("--data", default="synth", help="synth, tt100k:ROOT or coco:ANN.json[:IMAGE_DIR] (default: synth)")
     p.add_argument("--out", required=True, help="run folder: checkpoints, logs (e.g. runs/NAME)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
+    p.add_argument("--resume", nargs="?", const=True, default=False, metavar="CHECKPOINT",
+                   help="continue the run in --out from last.pt, or from CHECKPOINT; --lr and "
+                        "--grad-clip given with it change the resumed run (recorded in config.json)")
     for f in config_options():
         spec = {k: v for k, v in f.metadata.items() if k not in ("flag", "convert")}
         if spec.get("action") != "store_true" and "choices" not in spec:
@@ -71,8 +74,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     apply_threads(args)
     config = train_config(args)
+    given = [f.name for f in config_options() if getattr(args, f.name) is not None]
     result = train(config, args.data, args.out, device=args.device, resume=args.resume,
-                   progress=not args.quiet)
+                   progress=not args.quiet, resume_overrides=given)
     summary = result.summary
     if int(os.environ.get("RANK", "0")) == 0:
         losses = ", ".join(f"{k} {v:.3f}" for k, v in summary["last_losses"].items())

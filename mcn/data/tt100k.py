@@ -290,6 +290,11 @@ class TT100K(Dataset):
         annotations = read_annotations(self.annotation_path)
         ids = read_ids(self.ids_path)
         self.types: list[str] = list(annotations.get("types", []))
+        unknown = [c for c in self.classes if c not in self.types]
+        if self.types and not isinstance(classes, str) and unknown:
+            # An asked-for class the data never labels would train on no example at all.
+            raise ValueError(f"classes {', '.join(unknown)} are not categories of "
+                             f"{self.annotation_path} (its \"types\")")
         self.problems: list[str] = []
         self._label = {name: i for i, name in enumerate(self.classes)}
         self._records: dict[str, dict] = {}

@@ -96,7 +96,7 @@ def write_tt100k(dataset: Any, out_dir: str | os.PathLike, split: str = "train",
     if ids_path.exists():
         if not overwrite:
             raise FileExistsError(f"split {split!r} already exists ({ids_path}); pass "
-                                  f"overwrite=True to replace it")
+                                  f"--overwrite (overwrite=True) to replace it")
         for key in read_ids(ids_path):
             annotations["imgs"].pop(key, None)
     (out_dir / split).mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@
 * ``schedule``      Adam and the learning-rate schedule (``build_training``)
 * ``loop``          ``train``: the loop from top to bottom
 * ``resume``        continuing a run from its last checkpoint
+* ``guard``         stopping a diverging run before it saves broken weights
 * ``log``           the per-iteration log and its loss curves (``plot_losses``)
 * ``validation``    scoring the validation set as the run says
 * ``distributed``   the process group of torchrun
@@ -17,7 +18,8 @@ from mcn.data.sources import build_dataset, synthetic_seeds
 from mcn.data.stream import make_train_loader
 from mcn.train.config import BOOK, PAPER, PRESETS, TINY, TrainConfig, get_config
 from mcn.train.log import plot_losses, read_log
-from mcn.train.loop import TrainingDiverged, TrainResult, seed_everything, train
+from mcn.train.guard import TrainingDiverged
+from mcn.train.loop import TrainResult, seed_everything, train
 from mcn.train.schedule import build_training, learning_rate_factor
 from mcn.train.validation import mask_module_summary, validation_metrics
 

@@ -16,6 +16,7 @@ chapter 9.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -163,10 +164,42 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.lr_schedule not in ("step", "cosine"):
             raise ValueError(f"TrainConfig.lr_schedule must be step or cosine, got {self.lr_schedule!r}")
-        if not self.lr > 0:
-            raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr}")
+        self._check_ranges()
         if isinstance(self.classes, list):
             self.classes = tuple(self.classes)
+
+    def _check_ranges(self) -> None:
+        """ValueError naming the option (and field) of the first value out of its range."""
+        def at_least(low: float) -> Callable[[Any], bool]:
+            return lambda v: math.isfinite(v) and v >= low
+
+        def positive(v: Any) -> bool:
+            return math.isfinite(v) and v > 0
+
+        rules: dict[str, tuple[Callable[[Any], bool], str]] = {
+            "lr": (positive, "a finite number > 0"),
+            "grad_clip": (positive, "a finite number > 0 (leave it out for no clipping)"),
+            "time_limit_s": (positive, "> 0"),
+            "ckpt_every": (at_least(1), ">= 1"),
+            "log_every": (at_least(1), ">= 1"),
+            "eval_every": (at_least(0), ">= 0 (0: at the end only)"),
+            "warmup_iters": (at_least(0), ">= 0"),
+            "val_images": (at_least(0), ">= 0"),
+            "train_images": (at_least(1), ">= 1"),
+            "num_workers": (at_least(0), ">= 0"),
+            "eval_minscore": (lambda v: math.isfinite(v) and 0 <= v <= 100, "in 0-100"),
+            "ae_threshold": (positive, "> 0"),
+        }
+        flags = {f.name: f.metadata.get("flag") for f in dataclasses.fields(self)}
+        for name, (valid, rule) in rules.items():
+            value = getattr(self, name)
+            if value is not None and not valid(value):
+                shown = value / 60 if name == "time_limit_s" else value  # given in minutes
+                label = f"{flags[name]} ({name})" if flags[name] else f"TrainConfig.{name}"
+                raise ValueError(f"{label} must be {rule}, got {shown:g}")
+        for term, weight in self.loss_weights.items():
+            if not (math.isfinite(weight) and weight >= 0):
+                raise ValueError(f"--loss-weights: {term}={weight:g} must be a finite number >= 0")
 
     @property
     def model_config(self) -> ModelConfig:

@@ -8,7 +8,7 @@ as ``mcn.train.config`` says. ``train`` runs it:
 1. join the process group when started by torchrun (``mcn.train.distributed``), seed
    everything, build the datasets from a data spec ("synth", "tt100k:ROOT",
    "coco:ANN.json[:IMAGE_DIR]", ``mcn.data.sources``), the model, Adam and the schedule;
-2. resume from ``OUT/last.pt`` when asked (``mcn.train.resume``);
+2. resume from ``OUT/last.pt`` (or a given checkpoint) when asked (``mcn.train.resume``);
 3. for each iteration: ``accum_steps`` micro-batches of augmented images from the
    stateless stream (``mcn.data.stream``), the targets (``mcn.targets.build_targets``),
    the forward pass (the EM-attention bases of the mask module update themselves here,
@@ -27,20 +27,20 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import math
 import os
 import random
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Collection, Iterator
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from mcn.checkpoint import load_weights, rng_state, save_checkpoint, set_rng_state, stored_model_config
+from mcn.checkpoint import (load_weights, nonfinite_tensors, rng_state, save_checkpoint,
+                            set_rng_state, stored_model_config)
 from mcn.data.sources import (DataSpec, build_dataset, dataset_classes, first_items,
                               parse_data_spec, size_bin_scale)
 from mcn.data.stream import make_train_loader
@@ -49,14 +49,11 @@ from mcn.provenance import provenance, write_json
 from mcn.targets import build_targets
 from mcn.train import distributed
 from mcn.train.config import TrainConfig
+from mcn.train.guard import LossGuard, TrainingDiverged
 from mcn.train.log import truncate_log
-from mcn.train.resume import resume_state
-from mcn.train.schedule import build_training
+from mcn.train.resume import resume_checkpoint, resume_state
+from mcn.train.schedule import build_training, change_base_lr
 from mcn.train.validation import mask_module_summary, validation_metrics
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss term became NaN or infinite; training stopped without saving."""
 
 
 @dataclass
@@ -74,8 +71,9 @@ def train(
     data: str | DataSpec = "synth",
     out_dir: str | os.PathLike = "runs/tiny",
     device: str | torch.device = "auto",
-    resume: bool = False,
+    resume: bool | str | os.PathLike = False,
     progress: bool = True,
+    resume_overrides: Collection[str] = (),
 ) -> TrainResult:
     """Train a model as ``config`` says on ``data``; write the run into ``out_dir``.
 
@@ -87,19 +85,27 @@ def train(
     Raises FileExistsError when ``out_dir`` already holds a run and ``resume`` is
     False, FileNotFoundError for missing data, ``CheckpointError`` when resuming from a
     checkpoint of another model, ``TrainingDiverged`` when a loss term becomes
-    non-finite (nothing is saved after that; the last good ``last.pt`` stays).
+    non-finite or explodes, or the weights become non-finite (nothing is saved after
+    that; the last finite checkpoint stays and the message names it).
+
+    ``resume``: True continues from ``OUT/last.pt``, a path from that checkpoint.
+    ``resume_overrides``: names of ``mcn.train.resume.RESUME_MAY_OVERRIDE`` (lr,
+    grad_clip) that the resumed run takes from ``config`` (recorded in config.json).
     """
     info, device = distributed.setup(device)
     try:
-        return _train(config, data, Path(out_dir), device, info, resume, progress)
+        return _train(config, data, Path(out_dir), device, info, resume, progress,
+                      resume_overrides)
     finally:
         distributed.cleanup()
 
 
 def _train(config: TrainConfig, data: str | DataSpec, out_dir: Path, device: torch.device,
-           info: distributed.DistInfo, resume: bool, progress: bool) -> TrainResult:
+           info: distributed.DistInfo, resume: bool | str | os.PathLike, progress: bool,
+           resume_overrides: Collection[str]) -> TrainResult:
     spec = parse_data_spec(data)
-    run, train_set, start = _setup_run(config, spec, out_dir, device, info, resume)
+    run, train_set, start = _setup_run(config, spec, out_dir, device, info, resume,
+                                       resume_overrides)
     config = run.config  # resuming restores the run's own configuration
     if info.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -107,7 +113,9 @@ def _train(config: TrainConfig, data: str | DataSpec, out_dir: Path, device: tor
         truncate_log(out_dir / "val.jsonl", start)
         write_json(out_dir / "config.json", {
             "provenance": provenance(config, config.seed, device, data=str(spec),
-                                     world_size=info.world_size, resumed_from=start or None),
+                                     world_size=info.world_size, resumed_from=start or None,
+                                     resumed_checkpoint=run.resumed_checkpoint,
+                                     resume_changes=run.resume_changes or None),
             "config": config.to_dict(), "classes": list(run.classes)})
     run.model.train()
     batches = iter(make_train_loader(train_set, config, info, start))
@@ -184,6 +192,33 @@ class _Run:
     scaler: Any
     best_metric: float | None = None
     val_set: Dataset | None = None
+    guard: LossGuard = dataclasses.field(default_factory=LossGuard)
+    #: (path, iteration) of the newest checkpoint known to hold finite weights
+    last_saved: tuple[Path, int] | None = None
+    resumed_checkpoint: str | None = None
+    #: fields a resume changed (``resume_overrides``): name -> [old, new]
+    resume_changes: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def diverged(self, reason: str, iteration: int) -> TrainingDiverged:
+        """The error that stops the run: what happened, which checkpoint is good, what next."""
+        lr = self.config.lr
+        if self.last_saved is None:
+            kept = ("no checkpoint was written yet; start again with a lower --lr "
+                    f"(e.g. {lr / 10:g}), a --warmup or a --grad-clip")
+        else:
+            path, saved_at = self.last_saved
+            kept = (f"the last finite checkpoint is {path} (iteration {saved_at}); resume it "
+                    f"with other settings, e.g. mcn train --out {self.out_dir} --resume {path} "
+                    f"--lr {lr / 10:g} --grad-clip 1")
+        return TrainingDiverged(f"{reason} at iteration {iteration}; training stopped, "
+                                f"nothing broken was saved; {kept}")
+
+    def check_weights(self, iteration: int) -> None:
+        """Refuse to save parameters or buffers holding NaN or infinity."""
+        bad = nonfinite_tensors(self.model.state_dict())
+        if bad:
+            raise self.diverged(f"{len(bad)} weight tensor(s) became non-finite "
+                                f"(e.g. {bad[0]})", iteration)
 
     def checkpoint_state(self, step: int) -> dict[str, Any]:
         c = self.config
@@ -200,12 +235,16 @@ class _Run:
     def save(self, name: str, step: int) -> None:
         """Write OUT/name (rank 0) after making every rank's buffers equal."""
         distributed.sync_buffers(self.net)
+        # Every rank holds the same weights after the all-reduced step: all stop together.
+        self.check_weights(step)
         if self.info.is_main:
-            save_checkpoint(self.out_dir / name, self.checkpoint_state(step))
+            path = save_checkpoint(self.out_dir / name, self.checkpoint_state(step))
+            self.last_saved = (path, step)
 
     def validate(self, step: int) -> dict[str, Any] | None:
         """Rank 0 scores the validation set; keeps best.pt; the others wait."""
         distributed.sync_buffers(self.net)
+        self.check_weights(step)  # on every rank, so that they all stop together
         result = None
         if self.info.is_main:
             if self.val_set is None:
@@ -232,11 +271,13 @@ class _Run:
 
 
 def _setup_run(config: TrainConfig, spec: DataSpec, out_dir: Path, device: torch.device,
-               info: distributed.DistInfo, resume: bool) -> tuple[_Run, Dataset, int]:
+               info: distributed.DistInfo, resume: bool | str | os.PathLike,
+               resume_overrides: Collection[str]) -> tuple[_Run, Dataset, int]:
     """Seed, data, model, optimiser; restore them when resuming. -> (run, train set, start)."""
     if device.type != "cuda" and config.amp != "none":
         warnings.warn(f"amp={config.amp} needs CUDA; training in float32 on {device}")
-    if not resume and (out_dir / "last.pt").exists():
+    checkpoint = resume_checkpoint(out_dir, resume)
+    if checkpoint is None and (out_dir / "last.pt").exists():
         raise FileExistsError(f"{out_dir} already holds a run (last.pt); pass --resume to "
                               f"continue it or choose another --out")
     seed_everything(config.seed, config.deterministic)
@@ -244,26 +285,31 @@ def _setup_run(config: TrainConfig, spec: DataSpec, out_dir: Path, device: torch
     if len(train_set) == 0:
         raise ValueError(f"--data {spec}: the training set is empty")
     classes = dataset_classes(train_set, config)
-    state = None
-    if resume:
-        state, config = resume_state(out_dir, config, len(classes))
+    state, changes = None, {}
+    if checkpoint is not None:
+        state, config, changes = resume_state(checkpoint, config, len(classes), resume_overrides)
     saved_sizes = stored_model_config(state) if state is not None else None
     model, optimizer, scheduler = build_training(config, len(classes), device, saved_sizes)
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and config.amp == "fp16")
     start, best_metric = 0, None
     if state is not None:
-        load_weights(model, state, out_dir / "last.pt")
+        load_weights(model, state, checkpoint)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"])
         start, best_metric = int(state["iteration"]), state.get("best_metric")
+        if "lr" in changes:
+            change_base_lr(optimizer, scheduler, config.lr, config, start)
     net = model
     if info.enabled:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
     run = _Run(config, spec, out_dir, info, device, classes, model, net, optimizer, scheduler,
                scaler, best_metric)
+    if checkpoint is not None:
+        run.last_saved, run.resumed_checkpoint = (checkpoint, start), str(checkpoint)
+        run.resume_changes = changes
     return run, train_set, start
 
 
@@ -288,7 +334,9 @@ def _train_step(run: _Run, batches: Iterator, step: int) -> dict[str, float]:
             # Averaged over ranks, so every rank sees the same numbers and stops together.
             values = distributed.all_reduce_mean(
                 torch.stack([losses[k].detach().float() for k in LOSS_TERMS]))
-            _check_finite(values, step, run.out_dir)
+            problem = run.guard.check(LOSS_TERMS, values.tolist())
+            if problem:
+                raise run.diverged(problem, step + 1)
             run.scaler.scale(losses["total"] / config.accum_steps).backward()
         sums += values / config.accum_steps
     if config.grad_clip is not None:
@@ -322,17 +370,6 @@ def _autocast(config: TrainConfig, device: torch.device):
 
 def _move_targets(targets: list[dict]) -> list[dict]:
     return [{k: v for k, v in t.items() if k in ("boxes", "labels", "masks")} for t in targets]
-
-
-def _check_finite(values: torch.Tensor, step: int, out_dir: Path) -> None:
-    bad = [name for name, v in zip(LOSS_TERMS, values.tolist()) if not math.isfinite(v)]
-    if bad:
-        last = out_dir / "last.pt"
-        kept = f"the last good checkpoint {last} is kept" if last.exists() else "no checkpoint was written yet"
-        raise TrainingDiverged(
-            f"loss term {bad[0]!r} became {values[LOSS_TERMS.index(bad[0])].item()} at iteration "
-            f"{step + 1} (non-finite terms: {', '.join(bad)}); training stopped, {kept}; "
-            f"try a lower lr, a warm-up or grad_clip")
 
 
 def _out_of_time(config: TrainConfig, began: float) -> bool:

@@ -51,3 +51,12 @@ def build_training(config: TrainConfig, num_classes: int, device: torch.device,
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: learning_rate_factor(step, config))
     return model, optimizer, scheduler
+
+
+def change_base_lr(optimizer: torch.optim.Optimizer, scheduler, lr: float,
+                   config: TrainConfig, step: int) -> None:
+    """A resumed run's new learning rate: the schedule goes on from ``step`` at base ``lr``."""
+    scheduler.base_lrs = [lr for _ in optimizer.param_groups]
+    for group in optimizer.param_groups:
+        group["initial_lr"] = lr
+        group["lr"] = lr * learning_rate_factor(step, config)
