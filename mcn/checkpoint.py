@@ -185,7 +185,7 @@ WEIGHTS = Path(__file__).resolve().parent / "weights"
 
 #: The preset that ``pretrained``, ``shipped_checkpoint`` and ``mcn predict --pretrained``
 #: load unless told otherwise.
-DEFAULT_PRESET = "tiny"
+DEFAULT_PRESET = "book"  # the strongest models the package ships (chapter 11)
 
 
 def shipped_weights() -> dict[str, list[str]]:

@@ -13,8 +13,9 @@ from mcn.checkpoint import (DEFAULT_PRESET, Pretrained, load_model, pretrained, 
                             shipped_checkpoint, shipped_weights)
 
 
-def test_the_tiny_preset_ships_every_variant():
+def test_the_tiny_preset_ships_every_variant_and_the_book_preset_two():
     assert shipped_weights()["tiny"] == sorted(VARIANTS)
+    assert shipped_weights()["book"] == ["cornernet-squeeze", "mask-cornernet"]
     assert DEFAULT_PRESET in shipped_weights()
 
 
@@ -38,7 +39,10 @@ def test_the_defaults_are_mask_cornernet_of_the_default_preset():
 def test_unknown_variants_and_presets_name_what_there_is():
     with pytest.raises(ValueError, match="no pretrained 'resnet' in preset 'tiny'; "
                                          "available: cornernet-fire, .*mask-cornernet$"):
-        pretrained("resnet")
+        pretrained("resnet", preset="tiny")
+    with pytest.raises(ValueError, match="no pretrained 'cornernet-fire' in preset 'book'; "
+                                         "available: cornernet-squeeze, mask-cornernet$"):
+        pretrained("cornernet-fire", preset="book")
     with pytest.raises(ValueError, match=r"no pretrained preset 'huge'; available: .*tiny"):
         pretrained(preset="huge")
     assert shipped_checkpoint("resnet") is None and shipped_checkpoint(preset="huge") is None

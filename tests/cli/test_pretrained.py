@@ -36,7 +36,7 @@ def test_predict_with_the_pretrained_model(tmp_path, capsys):
     assert predictions["classes"] == classes
     found = {o["category"] for o in predictions["images"][0]["objects"]}
     assert found & {classes[label] for label in target["labels"].tolist()}, predictions
-    status, out, err = run_cli(["predict", "--pretrained", "cornernet-fire", str(scene), "--out",
+    status, out, err = run_cli(["predict", "--pretrained", "cornernet-fire", "--preset", "tiny", str(scene), "--out",
                                 str(tmp_path / "fire"), "--device", "cpu"], capsys)
     assert status == 0, err
     provenance = json.loads((tmp_path / "fire" / "predictions.json").read_text())["provenance"]
@@ -49,7 +49,7 @@ def test_pretrained_mistakes_are_one_line(workspace, tmp_path, capsys):
     out = ["--out", str(tmp_path / "p"), "--device", "cpu"]
     status, _, err = run_cli(["predict", "--pretrained", "resnet", str(scene), *out], capsys)
     assert_one_line_error(status, err, "--pretrained: no pretrained 'resnet' in preset",
-                          "available: cornernet-fire,")
+                          "available: cornernet-squeeze, mask-cornernet")
     status, _, err = run_cli(["predict", "--pretrained", "--preset", "huge", str(scene), *out], capsys)
     assert_one_line_error(status, err, "no pretrained preset 'huge'; available: ", "tiny")
     status, _, err = run_cli(["predict", "--pretrained", str(scene), *out], capsys)
