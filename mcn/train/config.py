@@ -264,7 +264,7 @@ TINY = TrainConfig(
 )
 
 # The tiny recipe for a couple of CPU-hours on the wider book model (``mcn.models.BOOK``);
-# the runs and their results: chapter 9 and data/results/experiment_operating_point.json.
+# the runs and their results: chapter 9 and data/results/experiment_operating-point.json.
 BOOK = dataclasses.replace(
     TINY,
     preset="book",
