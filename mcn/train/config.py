@@ -179,7 +179,7 @@ class TrainConfig:
         rules: dict[str, tuple[Callable[[Any], bool], str]] = {
             "lr": (positive, "a finite number > 0"),
             "grad_clip": (positive, "a finite number > 0 (leave it out for no clipping)"),
-            "time_limit_s": (positive, "> 0"),
+            "time_limit_s": (at_least(0), ">= 0"),  # 0: stop after the first iteration
             "ckpt_every": (at_least(1), ">= 1"),
             "log_every": (at_least(1), ">= 1"),
             "eval_every": (at_least(0), ">= 0 (0: at the end only)"),

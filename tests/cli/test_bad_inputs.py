@@ -84,7 +84,7 @@ CASES = [
     ("eval every < 0", TRAIN + ["--eval-every", "-5"], "--eval-every (eval_every) must be >= 0", 1),
     ("warmup < 0", TRAIN + ["--warmup", "-10"], "--warmup (warmup_iters) must be >= 0", 1),
     ("val images < 0", TRAIN + ["--val-images", "-1"], "--val-images (val_images) must be >= 0", 1),
-    ("time limit < 0", TRAIN + ["--time-limit", "-1"], "--time-limit (time_limit_s) must be > 0, got -1", 1),
+    ("time limit < 0", TRAIN + ["--time-limit", "-1"], "--time-limit (time_limit_s) must be >= 0, got -1", 1),
     ("threads 0", TRAIN + ["--threads", "0"], "--threads must be >= 1, got 0", 1),
     ("minscore 500", TRAIN + ["--minscore", "500"], "--minscore (eval_minscore) must be in 0-100", 1),
     ("minscore -5", TRAIN + ["--minscore", "-5"], "--minscore (eval_minscore) must be in 0-100", 1),
