@@ -59,9 +59,9 @@ def test_the_shipped_tiny_checkpoints_load_and_follow_the_tiny_preset():
     from mcn.checkpoint import shipped_checkpoint
     from mcn.train import TINY
 
-    assert shipped_checkpoint("no-such-variant") is None
+    assert shipped_checkpoint("no-such-variant", preset="tiny") is None
     for variant in ALL:
-        path = shipped_checkpoint(variant)
+        path = shipped_checkpoint(variant, preset="tiny")
         assert path is not None, f"mcn/weights/tiny/{variant}.pt is missing"
         model, config, classes, state = experiments.load_run(path)
         assert model.variant == variant and "optimizer" not in state
