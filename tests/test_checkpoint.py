@@ -102,3 +102,25 @@ def test_load_model_refuses_weights_that_do_not_fit(tmp_path):
     bad = save_checkpoint(tmp_path / "bad.pt", {**state, "num_classes": 5})
     with pytest.raises(CheckpointError, match="do not fit a cornernet-squeeze with 5 classes"):
         load_model(bad)
+
+
+def test_a_killed_writers_temporary_file_is_removed_and_a_live_ones_kept(tmp_path):
+    import subprocess
+    import sys
+
+    from mcn.checkpoint import save_checkpoint
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+    dead_pid = int(finished.stdout)  # that process has exited
+    stale = tmp_path / f".last.pt.tmp-{dead_pid}"
+    stale.write_bytes(b"half a checkpoint")
+    live = tmp_path / ".last.pt.tmp-1"  # pid 1 is always running
+    live.write_bytes(b"being written")
+    other = tmp_path / f".best.pt.tmp-{dead_pid}"  # another file's temporary: not ours to judge
+    other.write_bytes(b"x")
+    save_checkpoint(tmp_path / "last.pt", {"iteration": 3})
+    assert not stale.exists() and live.exists() and other.exists()
+    assert (tmp_path / "last.pt").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".best.pt.tmp-" + str(dead_pid),
+                                                          ".last.pt.tmp-1", "last.pt"]
