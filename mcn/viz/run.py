@@ -91,7 +91,7 @@ def run_model(model: torch.nn.Module, dataset: Any, index: int,
 
 
 class RunCache:
-    """The last few ``ModelRun``s of one model and dataset, so that moving a slider other
+    """The last few runs (``ModelRun``) of one model and dataset, so that moving a slider other
     than the image index redraws without running the network again."""
 
     def __init__(self, model: torch.nn.Module, dataset: Any, input_size: int | None, size: int = 4):
