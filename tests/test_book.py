@@ -20,6 +20,12 @@ import sync_notebooks  # noqa: E402
 CHAPTERS = sync_notebooks.chapter_sources()
 
 
+def checkout_first() -> str:
+    """PYTHONPATH that puts this checkout's ``mcn`` first: the kernels run in book/ and
+    Sphinx in its own script, where an installed ``mcn`` of another checkout would win."""
+    return os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+
+
 def test_every_chapter_has_an_up_to_date_notebook():
     assert CHAPTERS, "no chapter found in _toc.yml"
     for md_path in CHAPTERS:
@@ -46,6 +52,7 @@ def test_chapter_executes_in_fast_mode(md_path, monkeypatch):
     from nbclient import NotebookClient
 
     monkeypatch.setenv("MCN_FAST", "1")
+    monkeypatch.setenv("PYTHONPATH", checkout_first())
     notebook = nbformat.read(md_path.with_suffix(".ipynb"), as_version=4)
     client = NotebookClient(
         notebook, timeout=600, kernel_name="python3",
@@ -69,6 +76,7 @@ def test_html_builds_without_warnings_and_launch_links_resolve(tmp_path):
         [str(jb), "build", str(ROOT), "--config", str(config_path), "--toc", str(ROOT / "_toc.yml"),
          "--path-output", str(tmp_path), "-W", "--keep-going"],
         capture_output=True, text=True, cwd=ROOT, timeout=900,
+        env={**os.environ, "PYTHONPATH": checkout_first()},
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     html = tmp_path / "_build" / "html"

@@ -22,6 +22,7 @@ import torch
 from matplotlib.figure import Figure
 
 from mcn.classes import SIZE_BINS, resolve_classes
+from mcn.figures import new_figure
 _COLUMNS = ["image_id", "category", "x1", "y1", "x2", "y2"]
 
 
@@ -136,7 +137,7 @@ def plot_stats(stats: Mapping[str, Any], top: int | None = None,
     shown; in a notebook it displays as the cell's value).
     """
     counts = stats["counts"] if top is None else stats["counts"].head(top)
-    figure = Figure(figsize=(10, 6.5), layout="constrained")
+    figure = new_figure(10, 6.5)
     ax_counts, ax_sizes = figure.subplots(2, 1, gridspec_kw={"height_ratios": [1, 1]})
 
     ax_counts.bar(range(len(counts)), counts.to_numpy(), color="tab:blue")
