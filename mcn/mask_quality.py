@@ -58,10 +58,9 @@ def mask_module_report(model: torch.nn.Module, dataset: Dataset, classes: Sequen
     hooks = [m.emau.register_forward_hook(lambda mod, inputs, out: captured.append(inputs[0]))
              for m in model.mask_modules]
     attention_rows: list[list] = [[] for _ in range(stacks)]
-    # per stack, per class 0..C: intersection and union counts; [C+1] for sign vs background
-    inter = torch.zeros(stacks, num_classes + 2, dtype=torch.float64)
-    union = torch.zeros_like(inter)
-    present = torch.zeros(num_classes + 1, dtype=torch.bool)
+    # per stack, confusion[true class, predicted class] over pixels, background = 0
+    size = num_classes + 1
+    confusion = torch.zeros(stacks, size, size, dtype=torch.float64)
     loader = DataLoader(TransformedDataset(dataset, eval_transform(input_size)),
                         batch_size=batch_size, collate_fn=collate)
     try:
@@ -72,30 +71,27 @@ def mask_module_report(model: torch.nn.Module, dataset: Dataset, classes: Sequen
             truth = build_targets([{k: t[k] for k in ("boxes", "labels", "masks")} for t in targets],
                                   num_classes, tuple(images.shape[-2:]), model.stride,
                                   model.mask_stride)["mask"].to(device)
-            present |= torch.bincount(truth.flatten().cpu(), minlength=num_classes + 1) > 0
             for s in range(stacks):
                 z, _ = model.mask_modules[s].emau.attention(captured[s])
                 attention_rows[s].append((attention_stats(z), images.shape[0]))
-                predicted = outputs[s]["mask"].argmax(dim=1)
-                for c in range(1, num_classes + 1):
-                    p, t = predicted == c, truth == c
-                    inter[s, c] += (p & t).sum().item()
-                    union[s, c] += (p | t).sum().item()
-                p, t = predicted > 0, truth > 0
-                inter[s, -1] += (p & t).sum().item()
-                union[s, -1] += (p | t).sum().item()
+                pairs = truth.flatten() * size + outputs[s]["mask"].argmax(dim=1).flatten()
+                confusion[s] += torch.bincount(pairs, minlength=size * size).reshape(size, size).cpu()
     finally:
         for h in hooks:
             h.remove()
-    masks = []
-    for s in range(stacks):
-        iou = {name: float(inter[s, c + 1] / union[s, c + 1])
-               for c, name in enumerate(classes) if present[c + 1] and union[s, c + 1] > 0}
-        masks.append({
-            "fg_iou": float(inter[s, -1] / union[s, -1]) if union[s, -1] > 0 else float("nan"),
-            "class_iou": iou,
-            "mean_class_iou": sum(iou.values()) / len(iou) if iou else float("nan"),
-        })
     return {"images": len(dataset),
             "attention": [_mean_stats(rows) for rows in attention_rows],
-            "mask": masks}
+            "mask": [mask_iou(c, classes) for c in confusion]}
+
+
+def mask_iou(confusion: torch.Tensor, classes: Sequence[str]) -> dict[str, Any]:
+    """IoUs from a (C+1, C+1) pixel confusion matrix [true, predicted], class 0 background:
+    sign vs background, and each sign class present in the ground truth."""
+    hits = confusion.diagonal()
+    union = confusion.sum(dim=0) + confusion.sum(dim=1) - hits
+    present = confusion.sum(dim=1) > 0
+    iou = {name: float(hits[c + 1] / union[c + 1]) for c, name in enumerate(classes) if present[c + 1]}
+    sign_union = confusion.sum() - confusion[0, 0]
+    return {"fg_iou": float(confusion[1:, 1:].sum() / sign_union) if sign_union > 0 else float("nan"),
+            "class_iou": iou,
+            "mean_class_iou": sum(iou.values()) / len(iou) if iou else float("nan")}

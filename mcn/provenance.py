@@ -14,6 +14,7 @@ import dataclasses
 import datetime as _dt
 import json
 import os
+import tempfile
 import platform
 import subprocess
 import sys
@@ -66,7 +67,7 @@ def provenance(
 ) -> dict[str, Any]:
     """The provenance record: command, config, git commit, seed, versions, device, time."""
     record = {
-        "command": command if command is not None else " ".join(sys.argv),
+        "command": portable(command if command is not None else " ".join(sys.argv)),
         "config": _jsonable(config),
         "git_commit": git_commit(),
         "seed": seed,
@@ -76,8 +77,15 @@ def provenance(
         "num_threads": torch.get_num_threads(),
         "time_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    record.update({k: _jsonable(v) for k, v in extra.items()})
+    record.update({k: portable(v) if isinstance(v, str) else _jsonable(v) for k, v in extra.items()})
     return record
+
+
+def portable(text: str) -> str:
+    """``text`` without this machine's folders: paths inside the repository become
+    relative to it, paths in the temporary folder start with ``$TMPDIR``."""
+    root = str(Path(__file__).resolve().parents[1]) + os.sep
+    return text.replace(root, "").replace(tempfile.gettempdir() + os.sep, "$TMPDIR" + os.sep)
 
 
 def write_json(path: str | os.PathLike, payload: Any) -> Path:

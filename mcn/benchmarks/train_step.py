@@ -92,9 +92,9 @@ def compare(spec: dict, baseline_root: Path, rounds: int, steps: int) -> dict:
 
 
 def step_spec(preset: str, variant: str, batch: int, threads: int, classes: int) -> dict:
-    from mcn.classes import BY_FREQUENCY, TYPE42
+    from mcn.classes import top_classes
 
-    names = [c for c in BY_FREQUENCY if c in TYPE42][:classes]
+    names = list(top_classes(classes))
     return {"model_config": dataclasses.asdict(get_preset(preset)), "variant": variant,
             "batch": batch, "threads": threads, "classes": names}
 
@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="git revision to compare with")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--classes", type=int, default=10, help="the N most frequent type42 classes")
+    parser.add_argument("--classes", type=int, default=10, help="the N most frequent type42 classes (top_classes)")
     parser.add_argument("--rounds", type=int, default=8, help="turns each side takes")
     parser.add_argument("--steps", type=int, default=3, help="steps per turn")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
