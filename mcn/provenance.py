@@ -77,7 +77,7 @@ def provenance(
         "num_threads": torch.get_num_threads(),
         "time_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    record.update({k: portable(v) if isinstance(v, str) else _jsonable(v) for k, v in extra.items()})
+    record.update({k: _jsonable(v) for k, v in extra.items()})
     return record
 
 
