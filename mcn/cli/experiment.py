@@ -17,6 +17,7 @@ EXAMPLES = """examples:
   mcn experiment ablation --runs runs/ablation --train          (train the five variants first)
   mcn experiment ablation --runs runs/ablation --ship mcn/weights/tiny   (the package's weights)
   mcn experiment ablation --runs mcn/weights/tiny --num 50
+  mcn experiment ablation --runs runs/seeds --seeds 0,1,2 --train   (RUNS/seed<S>/VARIANT, mean and spread)
   mcn experiment stacks --runs runs/ablation --variants mask-cornernet,cornernet-mask
   mcn experiment proposals --runs runs/ablation --ks 10,50,100,200
   mcn experiment speed --runs runs/ablation --sizes 128,256,512
@@ -38,6 +39,8 @@ def add_parser(commands: Any) -> None:
                    help="folder with VARIANT/last.pt run folders or VARIANT.pt files (default: runs/ablation)")
     p.add_argument("--variants", help="comma-separated variants (default: all five; stacks: "
                    "mask-cornernet,cornernet-mask; proposals, scales: mask-cornernet)")
+    p.add_argument("--seeds", help="ablation: comma-separated training seeds; runs are read from "
+                   "RUNS/seed<S>/ and the result gives each variant's mean and spread over them")
     p.add_argument("--train", action="store_true", help="first train the variants missing under --runs")
     p.add_argument("--preset", choices=["tiny", "book", "paper"], default="tiny",
                    help="training preset for --train (default: tiny)")
@@ -46,8 +49,43 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--ks", default="10,20,50,100,150,200", help="proposals: values of K")
     p.add_argument("--sizes", default="128,256,448,512,640", help="speed: input sides")
     p.add_argument("--out", help="result JSON (default: data/results/experiment_NAME.json)")
-    p.add_argument("--ship", help="also write weights-only copies as SHIP/VARIANT.pt")
+    p.add_argument("--ship", help="also write weights-only copies as SHIP/VARIANT.pt "
+                   "(with --seeds: the runs of the first seed)")
     add_run_options(p)
+
+
+def _seeds(args: argparse.Namespace) -> list[int]:
+    """The seeds of ``--seeds`` (empty without it); only the ablation takes them."""
+    if not args.seeds:
+        return []
+    if args.name != "ablation":
+        raise UserError(f"--seeds: only the ablation is repeated over seeds, not {args.name}")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise UserError(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise UserError(f"--seeds: expected distinct integers, got {args.seeds!r}")
+    return seeds
+
+
+def _run_seeds(args: argparse.Namespace, seeds: list[int], variants: list[str],
+               device: Any) -> tuple[dict, dict]:
+    """The ablation over several seeds -> (result: every run's row, each variant's spread,
+    the differences; the first seed's checkpoints, the ones ``--ship`` copies)."""
+    from mcn.experiments import seeds as seeds_experiment
+    from mcn.train import get_config
+
+    if args.train:
+        seeds_experiment.train_seeds(args.runs, get_config(args.preset), variants, seeds,
+                                     device=device, progress=not args.quiet)
+    checkpoints = seeds_experiment.find_seed_checkpoints(args.runs, variants, seeds)
+    rows = seeds_experiment.seed_rows(checkpoints, args.num or 200, device, not args.quiet)
+    spread = seeds_experiment.spread_rows(rows)
+    return {"seeds": seeds, "seed_rows": rows, "rows": spread,
+            "differences": seeds_experiment.differences(spread),
+            "checkpoints": {f"seed{s}/{v}": str(p) for s, by in checkpoints.items() for v, p in by.items()},
+            "shipped_seed": seeds[0]}, checkpoints[seeds[0]]
 
 
 def _run(args: argparse.Namespace, checkpoints: dict, variants: list[str], device: Any) -> dict:
@@ -73,7 +111,10 @@ def _run(args: argparse.Namespace, checkpoints: dict, variants: list[str], devic
         return {"rows": [experiments.operating_point(checkpoints[v], num_test=num or 1000, device=device)
                          for v in variants]}
     sizes = [int(s) for s in args.sizes.split(",")]
+    if progress:
+        print("speed: paper-sized models at stem stride 4 and 8", flush=True)
     return {"size_rows": experiments.size_rows(),
+            "stem_stride_rows": experiments.stem_stride_rows(device=device),
             "rows": experiments.speed_rows(checkpoints, sizes, num or 100, device=device,
                                            progress=progress)}
 
@@ -95,12 +136,16 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise UserError(f"--variants: unknown {', '.join(unknown)}; valid: {', '.join(VARIANTS)}")
-    if args.train:
-        experiments.train_variants(args.runs, get_config(args.preset), variants, device=device,
-                                   progress=not args.quiet)
-    checkpoints = experiments.find_checkpoints(args.runs, variants)
-    result = _run(args, checkpoints, variants, device)
-    result["checkpoints"] = {k: str(v) for k, v in checkpoints.items()}
+    seeds = _seeds(args)
+    if seeds:
+        result, checkpoints = _run_seeds(args, seeds, variants, device)
+    else:
+        if args.train:
+            experiments.train_variants(args.runs, get_config(args.preset), variants, device=device,
+                                       progress=not args.quiet)
+        checkpoints = experiments.find_checkpoints(args.runs, variants)
+        result = _run(args, checkpoints, variants, device)
+        result["checkpoints"] = {k: str(v) for k, v in checkpoints.items()}
     out = Path(args.out or f"data/results/experiment_{args.name}.json")
     record = provenance(options(args), device=device, test_seed=experiments.TEST_SEED,
                         load_average=load_average())

@@ -6,6 +6,8 @@ provenance, to ``data/results/experiment_NAME.json``, which chapter 11 of the bo
 reads:
 
 * ``ablation``: Table 1, the five variants trained alike and scored alike.
+* ``seeds``: Table 1 repeated with several training seeds: each variant's spread, and
+  which differences exceed it.
 * ``stacks``: Table 2, detecting from stack 1, stack 2 and their sum.
 * ``proposals``: Fig. 8, the number K of corners kept per heatmap.
 * ``speed``: Table 3 and Fig. 9, model size, and time and recall against input size.
@@ -24,12 +26,16 @@ from mcn.experiments.common import TEST_SEED, find_checkpoints, load_run, score,
 from mcn.experiments.operating_point import operating_point
 from mcn.experiments.proposals import plot_proposals, proposal_rows
 from mcn.experiments.scales import best_setting, scale_rows, scales_experiment
-from mcn.experiments.speed import plot_speed, size_rows, speed_rows
+from mcn.experiments.speed import plot_speed, size_rows, speed_rows, stem_stride_rows
+from mcn.experiments.seeds import (differences, find_seed_checkpoints, seed_rows, spread_rows,
+                                   spread_table, train_seeds)
 from mcn.experiments.stacks import stack_rows, stack_table
 
 __all__ = [
-    "TEST_SEED", "ablation_rows", "ablation_table", "best_setting", "find_checkpoints",
+    "TEST_SEED", "ablation_rows", "ablation_table", "best_setting", "differences",
+    "find_checkpoints", "find_seed_checkpoints", "seed_rows", "spread_rows", "spread_table",
+    "train_seeds",
     "load_run", "operating_point", "plot_proposals", "plot_speed", "proposal_rows", "save_weights", "scale_rows",
-    "scales_experiment", "score", "size_rows", "speed_rows", "stack_rows", "stack_table",
+    "scales_experiment", "score", "size_rows", "speed_rows", "stack_rows", "stem_stride_rows", "stack_table",
     "test_scenes", "train_variants",
 ]

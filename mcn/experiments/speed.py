@@ -9,18 +9,25 @@ The test scenes are 512-pixel scenes letterboxed to each side; a model trained o
 256-pixel scenes (the tiny preset) sees its training scale at side 256, and signs
 larger or smaller than it learned at other sides: Fig. 9's trade-off includes that.
 
+The stem's stride (``ModelConfig.stem_stride``: 4 as in the paper, or 8) sets the
+size of every map after it; ``stem_stride_rows`` times the paper-sized network both
+ways, untrained (time does not depend on the weights).
+
 Taught in chapter 11.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import statistics
 from typing import Any, Mapping, Sequence
 
 import torch
 
-from mcn.benchmarks.timing import median_ms
+from mcn.benchmarks.timing import median_ms, time_call
 from mcn.experiments.common import flat_row, load_run, score, test_scenes
+from mcn.models import build_model, get_preset
 from mcn.models.size import model_size_table
 
 DEFAULT_SIZES = (128, 256, 448, 512, 640)  # the paper's input sides in Fig. 9
@@ -55,6 +62,35 @@ def speed_rows(checkpoints: Mapping[str, str | os.PathLike], sizes: Sequence[int
             rows.append({"variant": variant, "input_size": side,
                          "forward_ms": round(forward_ms, 2),
                          **flat_row(metrics)})
+    return rows
+
+
+def stem_stride_rows(variants: Sequence[str] = ("cornernet-squeeze", "mask-cornernet"),
+                     preset: str = "paper", side: int = 512, rounds: int = 5,
+                     device: str | torch.device = "cpu") -> list[dict[str, Any]]:
+    """Forward ms of one ``side``-pixel image at stem stride 4 and 8, per variant.
+
+    The two strides take turns, one call each per round (a shared machine's load then
+    falls on both alike); each row gives both medians and their ratio.
+    """
+    device = torch.device(device)
+    images = torch.randn(1, 3, side, side, device=device)
+    rows = []
+    for variant in variants:
+        models = {stride: build_model(variant, preset=dataclasses.replace(get_preset(preset),
+                                                                          stem_stride=stride))
+                  .to(device).eval() for stride in (4, 8)}
+        times: dict[int, list[float]] = {4: [], 8: []}
+        with torch.inference_mode():
+            for round_ in range(rounds):
+                for stride, model in models.items():
+                    # The first round warms each model up and is not counted.
+                    times[stride] += time_call(lambda: model(images), device,
+                                               warmup=int(round_ == 0), repeats=1)
+        ms = {stride: 1000 * statistics.median(t) for stride, t in times.items()}
+        rows.append({"variant": variant, "preset": preset, "input_size": side,
+                     "stride4_ms": round(ms[4], 1), "stride8_ms": round(ms[8], 1),
+                     "speedup": round(ms[4] / ms[8], 2)})
     return rows
 
 

@@ -17,3 +17,11 @@ def test_speed_rows_time_and_score_each_side(runs):
     assert {r["variant"] for r in sizes} >= set(VARIANTS)
     fig = experiments.plot_speed(rows)
     assert len(fig.axes[0].lines) == len(VARIANTS)
+
+
+def test_stem_stride_rows_time_both_strides_and_give_their_ratio():
+    rows = experiments.stem_stride_rows(variants=VARIANTS[:1], preset="tiny", side=128, rounds=2)
+    (row,) = rows
+    assert row["variant"] == VARIANTS[0] and row["input_size"] == 128
+    assert row["stride4_ms"] > 0 and row["stride8_ms"] > 0
+    assert abs(row["speedup"] - row["stride4_ms"] / row["stride8_ms"]) < 0.02
