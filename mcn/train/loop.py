@@ -341,7 +341,8 @@ def _train_step(run: _Run, batches: Iterator, step: int) -> dict[str, float]:
         sums += values / config.accum_steps
     if config.grad_clip is not None:
         run.scaler.unscale_(run.optimizer)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        # One batched norm over all ~700 gradients (foreach), not a Python loop over them.
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip, foreach=True)
     run.scaler.step(run.optimizer)
     run.scaler.update()
     run.scheduler.step()
