@@ -18,6 +18,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from mcn.experiments.common import flat_row, load_run, score, test_scenes
+from mcn.mask_quality import mask_module_report
 from mcn.models import VARIANTS
 from mcn.train import TrainConfig, train
 
@@ -55,7 +56,8 @@ def ablation_rows(checkpoints: Mapping[str, str | os.PathLike], num_images: int 
 
     Columns: variant, params, iterations, training minutes and CPU minutes (when the run
     folder has its summary.json), then accuracy, recall, mAP and best recall at
-    accuracy >= 0.5 for all sizes and each size bin.
+    accuracy >= 0.5 for all sizes and each size bin; variants with the mask module add
+    ``mask_module`` (``mcn.mask_quality.mask_module_report``: attention and mask IoU).
     """
     rows = []
     for variant, path in checkpoints.items():
@@ -66,10 +68,12 @@ def ablation_rows(checkpoints: Mapping[str, str | os.PathLike], num_images: int 
         if progress:
             print(f"ablation: scoring {variant} on {num_images} test scenes", flush=True)
         metrics = score(model, config, classes, scenes, device)
-        rows.append({"variant": variant,
-                     "params": sum(p.numel() for p in model.parameters()),
-                     "iterations": int(state["iteration"]), **_training_time(Path(path)),
-                     **flat_row(metrics)})
+        row = {"variant": variant, "params": sum(p.numel() for p in model.parameters()),
+               "iterations": int(state["iteration"]), **_training_time(Path(path)),
+               **flat_row(metrics)}
+        if model.has_mask:
+            row["mask_module"] = mask_module_report(model, scenes, classes, config.eval_size, device)
+        rows.append(row)
     return rows
 
 

@@ -35,5 +35,11 @@ def test_ablation_scores_every_variant_on_the_same_scenes(runs):
         assert row["train_cpu_minutes"] == pytest.approx(cpu_seconds / 60, abs=1e-4)
         assert row["train_minutes"] == pytest.approx(summary["seconds"] / 60, abs=1e-4)
         assert all(0 <= row[f"{b}_recall"] <= 1 for b in ("all", "small", "medium", "large"))
+        if model.has_mask:   # attention and mask IoU of every stack's mask module
+            report = row["mask_module"]
+            assert len(report["attention"]) == len(model.mask_modules) == len(report["mask"])
+            assert all(0 < a["mean_max"] <= 1 for a in report["attention"])
+        else:
+            assert "mask_module" not in row
     table = experiments.ablation_table(rows)
     assert list(table.columns) == ["A", "R", "mAP", "R at A>=0.5", "params"]
