@@ -37,7 +37,7 @@ PACKAGES = (
      "package/es5/", "mathjax", "tex-mml-chtml.js"),
     ("@jupyter-widgets/html-manager", "1.0.15",
      "5thBIV6ymNgmPVOHvzx+gGy8ZSKmSazhtGw4/c4xJDVzRhG9PTeQsRjF3FUTopvFi//SABeNz1yp47bCrJ3CQA==",
-     "package/dist/", "html-manager", "embed-amd.js"),
+     "package/dist/", "widgets", "embed-amd.js"),
     ("requirejs", "2.3.8",
      "7/cTSLOdYkNBNJcDMWf+luFvMriVm7eYxp4BcFCsAX0wF421Vyce5SXP17c+Jd5otXKGNehIonFlyQXSowL6Mw==",
      "package/require.js", "requirejs", "require.js"),

@@ -97,9 +97,12 @@ def test_html_builds_without_warnings_and_launch_links_resolve(tmp_path):
     # (on the pages with widgets) come from the book's _static folder.
     remote, local = set(), set()
     for page in html.rglob("*.html"):
-        for src in re.findall(r'<script[^>]*\ssrc="([^"]+)"', page.read_text()):
+        sources = re.findall(r'<script[^>]*\ssrc="([^"]+)"', page.read_text())
+        for src in sources:
             (remote if src.startswith(("http:", "https:", "//")) else local).add(src.split("/_static/")[-1])
+        order = [s for s in sources if "require.js" in s or "embed-amd.js" in s]
+        assert order == sorted(order, key=lambda s: "embed-amd" in s), f"{page.name}: {order}"
     assert not remote, f"scripts loaded from the network: {sorted(remote)}"
-    for served in ("mathjax/tex-mml-chtml.js", "requirejs/require.js", "html-manager/embed-amd.js"):
+    for served in ("mathjax/tex-mml-chtml.js", "requirejs/require.js", "widgets/embed-amd.js"):
         assert any(src.split("?")[0].endswith(served) for src in local), f"no page loads {served}"
         assert (html / "_static" / served).is_file(), served
