@@ -6,10 +6,12 @@ jupyter-book cache (``.jupyter_cache``, filled by ``make book``). A chapter whos
 version the cache does not hold is skipped here, saying so; ``tests/test_book.py``
 executes every chapter (slow) and applies the same check to what it printed.
 
-The width: sphinx-book-theme caps the content column, so a code box is at most 790 px
-wide, 758 px inside its padding; its 14 px monospace font takes 8.43 px a character
-(measured in Chromium), so 90 characters fit at any window size, and a longer line
-scrolls sideways with its end out of sight.
+The width: in sphinx-book-theme an output box is as wide as the article column, whose
+width depends on the window: measured in Chromium, its 14 px monospace font (8.43 px a
+character) fits 76 characters at a 1280-pixel window (the size the book's screenshots
+are taken at, and a common laptop width), 84 at 1366 and at most 90 on wide screens
+(68 between 1200 and 1280 pixels, where the right-hand contents column appears). A
+longer line scrolls sideways with its end out of sight, so 76 is the limit.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ sys.path.insert(0, str(ROOT / "book"))
 import sync_notebooks  # noqa: E402
 
 CHAPTERS = sync_notebooks.chapter_sources()
-PAGE_WIDTH = 90  # characters of a code box at its widest, see the module docstring
+PAGE_WIDTH = 76  # characters of an output box at a 1280-pixel window, see the docstring
 
 WARNING_TEXT = re.compile(r"Warning:|UserWarning|DeprecationWarning|FutureWarning|"
                           r"RuntimeWarning|Traceback|warnings\.warn")
