@@ -33,9 +33,14 @@ SETUP_TEMPLATE = '''\
 # Setup. On Colab: fetch the book's repository and install its package `mcn`.
 # Everywhere: use the GPU when there is one; MCN_FAST=1 (the test suite) shrinks the work.
 import os, subprocess, sys
+REPOSITORY, BRANCH = "{url}", "{branch}"
 if "google.colab" in sys.modules and not os.path.isdir("{repo_dir}"):
-    subprocess.run(["git", "clone", "--depth", "1", "--branch", "{branch}",
-                    "{url}", "{repo_dir}"], check=True)
+    if subprocess.run(["git", "clone", "--depth", "1", "--branch", BRANCH, REPOSITORY,
+                       "{repo_dir}"]).returncode != 0:
+        raise SystemExit(f"Could not clone {{REPOSITORY}} (branch {{BRANCH}}). If the book lives "
+                         "elsewhere (your fork, a renamed repository), set REPOSITORY above to "
+                         "its URL; the one setting for every chapter is repository.url in "
+                         "_config.yml (README: Publish or fork).")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "{repo_dir}"], check=True)
 if "google.colab" in sys.modules:
     sys.path.insert(0, "{repo_dir}")

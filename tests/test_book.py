@@ -1,5 +1,6 @@
 """The book: sources in sync with their Colab notebooks, every chapter executes in fast
-mode, and the HTML builds without a Sphinx warning with launch links that resolve."""
+mode with outputs that read cleanly, and the HTML builds without a Sphinx warning, with
+launch links that resolve and MathJax and the widget manager served from its own files."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book"))
+import offline_assets  # noqa: E402
 import sync_notebooks  # noqa: E402
+from tests.test_book_outputs import notebook_problems  # noqa: E402
 
 CHAPTERS = sync_notebooks.chapter_sources()
 
@@ -61,12 +64,15 @@ def test_chapter_executes_in_fast_mode(md_path, monkeypatch):
     client.execute()  # raises CellExecutionError naming the failing cell
     errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+    problems = notebook_problems(notebook)   # paths, warnings, lines wider than the page
+    assert not problems, f"{md_path.name}:\n" + "\n".join(problems)
 
 
 @pytest.mark.slow
 def test_html_builds_without_warnings_and_launch_links_resolve(tmp_path):
     """Build the HTML with execution off (the chapter test above executes them): any
     Sphinx warning (broken reference, missing file, bad docstring) fails the build."""
+    assert offline_assets.main([]) == 0      # MathJax and the widget manager, fetched once
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["execute"] = {"execute_notebooks": "off"}
     config_path = tmp_path / "_config.yml"
@@ -87,3 +93,16 @@ def test_html_builds_without_warnings_and_launch_links_resolve(tmp_path):
     for target in set(colab_links):
         assert (ROOT / target).exists(), f"launch link points at missing {target}"
         assert target.endswith(".ipynb"), target
+    # Offline: no page loads a script from the network; MathJax and the widget manager
+    # (on the pages with widgets) come from the book's _static folder.
+    remote, local = set(), set()
+    for page in html.rglob("*.html"):
+        sources = re.findall(r'<script[^>]*\ssrc="([^"]+)"', page.read_text())
+        for src in sources:
+            (remote if src.startswith(("http:", "https:", "//")) else local).add(src.split("/_static/")[-1])
+        order = [s for s in sources if "require.js" in s or "embed-amd.js" in s]
+        assert order == sorted(order, key=lambda s: "embed-amd" in s), f"{page.name}: {order}"
+    assert not remote, f"scripts loaded from the network: {sorted(remote)}"
+    for served in ("mathjax/tex-mml-chtml.js", "requirejs/require.js", "widgets/embed-amd.js"):
+        assert any(src.split("?")[0].endswith(served) for src in local), f"no page loads {served}"
+        assert (html / "_static" / served).is_file(), served

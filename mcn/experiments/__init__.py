@@ -15,6 +15,8 @@ reads:
   scenes and scored on the test scenes.
 * ``operating_point``: a trained model's accuracy and recall at one score threshold
   chosen on validation scenes (the book-scale models against the goal).
+* ``paper_comparison``: the committed results of all of these beside the paper's
+  figures, for every variant and preset.
 
 ``common`` holds what they share: held-out test scenes, finding and loading the
 trained runs, scoring a model by the TT100K protocol.
@@ -24,6 +26,7 @@ from mcn.experiments.ablation import ablation_rows, ablation_table, train_varian
 from mcn.checkpoint import save_weights
 from mcn.experiments.common import TEST_SEED, find_checkpoints, load_run, score, test_scenes
 from mcn.experiments.operating_point import operating_point
+from mcn.experiments.paper_comparison import PAPER, paper_comparison
 from mcn.experiments.proposals import plot_proposals, proposal_rows
 from mcn.experiments.scales import best_setting, scale_rows, scales_experiment
 from mcn.experiments.speed import plot_speed, size_rows, speed_rows, stem_stride_rows
@@ -32,10 +35,10 @@ from mcn.experiments.seeds import (differences, find_seed_checkpoints, seed_rows
 from mcn.experiments.stacks import stack_rows, stack_table
 
 __all__ = [
-    "TEST_SEED", "ablation_rows", "ablation_table", "best_setting", "differences",
-    "find_checkpoints", "find_seed_checkpoints", "seed_rows", "spread_rows", "spread_table",
-    "train_seeds",
-    "load_run", "operating_point", "plot_proposals", "plot_speed", "proposal_rows", "save_weights", "scale_rows",
-    "scales_experiment", "score", "size_rows", "speed_rows", "stack_rows", "stem_stride_rows", "stack_table",
-    "test_scenes", "train_variants",
+    "PAPER", "TEST_SEED", "ablation_rows", "ablation_table", "best_setting", "differences",
+    "find_checkpoints", "find_seed_checkpoints", "load_run", "operating_point",
+    "paper_comparison", "plot_proposals", "plot_speed", "proposal_rows", "save_weights",
+    "scale_rows", "scales_experiment", "score", "seed_rows", "size_rows", "speed_rows",
+    "spread_rows", "spread_table", "stack_rows", "stack_table", "stem_stride_rows",
+    "test_scenes", "train_seeds", "train_variants",
 ]
