@@ -69,13 +69,17 @@ def read_results(folder: str | os.PathLike, name: str) -> dict[str, Any] | None:
 def pooled(rows: Sequence[Mapping[str, Any]], key: str) -> tuple[float | None, float | None]:
     """(mean, standard deviation) of ``key`` over rows of one variant.
 
-    A row may carry the pooled figures itself (``KEY_mean``, ``KEY_std``, as a file of
-    several seeds may), or one value per row (one row per seed); missing -> None.
+    A row may carry the pooled figures itself (``KEY_mean``, ``KEY_std``, or ``KEY`` and
+    ``KEY_std`` as ``seeds.spread_rows`` writes them), or one value per row (one row per
+    seed); missing -> None.
     """
     means = [r[f"{key}_mean"] for r in rows if r.get(f"{key}_mean") is not None]
     if means:
         stds = [r[f"{key}_std"] for r in rows if r.get(f"{key}_std") is not None]
         return means[0], (stds[0] if stds else None)
+    if len(rows) == 1 and rows[0].get(f"{key}_std") is not None:
+        # a row of ``mcn.experiments.seeds.spread_rows``: KEY is the mean over the seeds
+        return rows[0][key], rows[0][f"{key}_std"]
     values = [r[key] for r in rows if r.get(key) is not None]
     if not values:
         return None, None

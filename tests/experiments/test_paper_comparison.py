@@ -62,6 +62,8 @@ def test_pooled_fields_in_one_row_are_read_as_they_are():
     assert pooled([row], "all_map") == (0.42, 0.03)
     assert pooled([{"all_map": 0.9}], "all_map") == (0.9, None)
     assert pooled([{}], "all_map") == (None, None)
+    spread_row = {"all_map": 0.4, "all_map_std": 0.05, "seeds": [0, 1, 2]}   # seeds.spread_rows
+    assert pooled([spread_row], "all_map") == (0.4, 0.05)
 
 
 def test_missing_files_leave_only_the_paper(tmp_path):
@@ -74,4 +76,5 @@ def test_the_committed_results_cover_every_variant():
     tiny = table.xs(TINY_SETTING, level="setting")
     assert len(tiny) == 5 and tiny["mAP"].between(0, 1).all()
     assert tiny.loc["cornernet-squeeze", "time ratio"] == 1.0
+    assert tiny["seeds"].eq(3).all() and tiny["mAP sd"].gt(0).all()   # three seeds, a spread
     assert table.xs(SIZE_SETTING, level="setting")["MB"].gt(100).all()
