@@ -3,6 +3,8 @@ picture data is the module's own."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -79,3 +81,17 @@ def test_em_explorer_needs_the_mask_module(dataset):
     plain = build_model("cornernet-squeeze", num_classes=len(CLASSES), preset="tiny")
     with pytest.raises(ValueError, match="mask module"):
         W.em_explorer(plain, dataset)
+
+
+def test_em_figure_names_its_colours_and_keeps_rgb_in_range(model, run, caplog):
+    data = W.em_data(model, run, 1, 3, [0, 1], 0, W.ALL_CLASSES)
+    data["overlay"][0, 0, :3] = 1.0 + 1e-5          # what mixing colours can give
+    with caplog.at_level(logging.WARNING, logger="matplotlib"):
+        fig = W.em_figure(data, class_names=CLASSES)
+    # matplotlib logs (it does not warn) when it clips RGB data: the notebook shows it
+    assert not [r for r in caplog.records if "Clipping input data" in r.getMessage()]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:data["num_bases"]] == [f"base {k}" for k in range(data["num_bases"])]
+    present = [c for c in np.unique(data["mask"]) if c > 0]
+    assert labels[data["num_bases"]:-1] == [CLASSES[c - 1] for c in present]
+    assert labels[-1] == "ground truth"

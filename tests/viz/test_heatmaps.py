@@ -70,3 +70,17 @@ def test_heatmap_data_rejects_bad_arguments():
         W.heatmap_data(run, 0, "tl", 3, 0.5)
     with pytest.raises(ValueError, match="stack"):
         W.heatmap_data(run, 1, "tl", 0, 0.5)
+
+
+def test_heatmap_figure_says_what_its_marks_are():
+    outputs = random_outputs(seed=3)
+    data = W.heatmap_data(fake_run(outputs), 0, "br", W.ALL_CLASSES, 0.6, 12, STRIDE)
+    fig = W.heatmap_figure(data)
+    left, right = fig.axes[:2]
+    corners = [line for line in left.lines if line.get_marker() == "x"]
+    np.testing.assert_allclose(corners[0].get_xdata(), data["corners"]["xs"])
+    assert left.get_title().startswith(f"{len(data['corners']['xs'])} corners with score >= 0.600")
+    np.testing.assert_allclose(right.images[0].get_array(), data["heat"])
+    assert fig.axes[2].get_ylabel() == "P(bottom-right corner)"        # the colour bar
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:2] == ["bottom-right corners the decoder picks", "ground-truth boxes"]
