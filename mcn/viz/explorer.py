@@ -89,7 +89,7 @@ class Explorer(widgets.VBox):
             data["text/html"] = _fallback_html(self.view.value, view)
         if data and "text/plain" in data:
             # ipywidgets' own repr is a long line of nested widgets; say what this is.
-            data["text/plain"] = f"Explorer ({', '.join(self.controls)}): run the notebook to use it"
+            data["text/plain"] = f"Explorer ({', '.join(self.controls)})"
         return bundle
 
 

@@ -57,7 +57,7 @@ def test_explorers_are_widgets_whose_picture_follows_the_controls(name, model, d
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] in html
     # the plain-text repr is one short line naming the controls, not ipywidgets' own
     assert bundle["text/plain"].startswith(f"Explorer ({', '.join(explorer.controls)})")
-    assert "\n" not in bundle["text/plain"] and len(bundle["text/plain"]) < 100
+    assert "\n" not in bundle["text/plain"] and len(bundle["text/plain"]) <= 80
     explorer.close()
 
 
