@@ -31,13 +31,14 @@ from mcn.viz.corner_pool import (POOL_FEATURES, corner_pool_explorer, corner_poo
                                  pool_data, region_feature, trained_pool_data,
                                  trained_pool_explorer, trained_pool_figure)
 from mcn.viz.draw import base_colours, class_colours, draw_prediction, write_png
-from mcn.viz.em import em_data, em_explorer, em_figure, em_steps, responsibility_overlay
+from mcn.viz.em import (em_data, em_explorer, em_figure, em_steps, responsibility_overlay,
+                        sign_bases)
 from mcn.viz.explorer import ALL_CLASSES, Explorer
 from mcn.viz.heatmaps import CORNERS, heatmap_data, heatmap_explorer, heatmap_figure
 from mcn.viz.masks import AGREEMENT, mask_data, mask_explorer, mask_figure
 from mcn.viz.outcomes import OUTCOMES, detection_outcomes, outcomes_explorer, outcomes_figure
 from mcn.viz.pairs import decode_explorer, decode_figure, pair_candidates
-from mcn.viz.run import ModelRun, run_model, stack_names
+from mcn.viz.run import ModelRun, largest_sign, run_model, stack_names
 from mcn.viz.size_curves import size_curve_data, size_curve_explorer, size_curve_figure
 
 __all__ = [
@@ -45,9 +46,9 @@ __all__ = [
     "Explorer", "ModelRun", "base_colours", "class_colours", "corner_pool_explorer",
     "corner_pool_figure", "decode_explorer", "decode_figure", "detection_outcomes",
     "draw_prediction", "em_data", "em_explorer", "em_figure", "em_steps", "figure_png",
-    "heatmap_data", "heatmap_explorer", "heatmap_figure", "mask_data", "mask_explorer",
+    "heatmap_data", "heatmap_explorer", "heatmap_figure", "largest_sign", "mask_data", "mask_explorer",
     "mask_figure", "outcomes_explorer", "outcomes_figure", "pair_candidates", "pool_data",
-    "region_feature", "responsibility_overlay", "run_model", "size_curve_data",
+    "region_feature", "responsibility_overlay", "run_model", "sign_bases", "size_curve_data",
     "size_curve_explorer", "size_curve_figure", "stack_names", "trained_pool_data",
     "trained_pool_explorer", "trained_pool_figure", "write_png",
 ]

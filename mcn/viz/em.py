@@ -71,6 +71,25 @@ def responsibility_overlay(z: np.ndarray, bases: Sequence[int], shape: tuple[int
     return np.concatenate([rgb, alpha[:, None]], axis=1).reshape(*shape, 4)
 
 
+def sign_bases(model: torch.nn.Module, run: ModelRun, stack: int = -1, count: int = 3) -> list[int]:
+    """The ``count`` bases most responsible, on average at the last iteration, for the
+    positions inside the run's largest ground-truth box (over the whole image when it
+    has none): a starting choice for the EM view's bases."""
+    emau = model.mask_modules[stack].emau
+    x = run.emau_inputs[stack]
+    z = em_steps(emau, x)["z"][-1]                                        # (N, K)
+    height, width = x.shape[-2:]
+    boxes = run.target["boxes"]
+    inside = torch.ones(height, width, dtype=torch.bool)
+    if len(boxes):
+        scale = width / run.image.shape[1]                                # input px -> EM grid
+        areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        x1, y1, x2, y2 = (float(v) * scale for v in boxes[int(areas.argmax())])
+        inside = torch.zeros(height, width, dtype=torch.bool)
+        inside[int(y1):max(int(y2), int(y1) + 1), int(x1):max(int(x2), int(x1) + 1)] = True
+    return z[inside.flatten()].mean(dim=0).argsort(descending=True)[:count].tolist()
+
+
 def em_data(model: torch.nn.Module, run: ModelRun, stack: int, iteration: int,
             bases: Sequence[int], channel: int, mask_class: int) -> dict[str, Any]:
     """What the EM view draws for one state.
@@ -175,10 +194,11 @@ def em_figure(data: Mapping[str, Any], mask_name: str = "", title: str = "",
 
 
 def em_explorer(model: torch.nn.Module, dataset: Any, index: int = 0,
-                input_size: int | None = None, bases: Sequence[int] = (0, 1, 2)) -> Explorer:
+                input_size: int | None = None, bases: Sequence[int] | None = None) -> Explorer:
     """EM attention in the mask module of ``model`` (a variant with the mask module):
-    controls for the image, the stack, the iteration t = 0..T, the bases to draw, the
-    feature channel and the mask class."""
+    controls for the image, the stack, the iteration t = 0..T, the bases to draw (None:
+    ``sign_bases`` of the first image's last stack), the feature channel and the mask
+    class."""
     if not model.has_mask:
         raise ValueError(f"em_explorer needs a variant with the mask module (cornernet-mask "
                          f"or mask-cornernet); {model.variant} has none")
@@ -186,6 +206,8 @@ def em_explorer(model: torch.nn.Module, dataset: Any, index: int = 0,
     runs = RunCache(model, dataset, input_size)
     emau = model.mask_modules[0].emau
     num_bases, channels = emau.num_bases, emau.channels
+    if bases is None:
+        bases = sign_bases(model, runs(index))
     stacks = [f"stack {s + 1}" for s in range(len(model.mask_modules))]
     mask_options = [("most probable class", ALL_CLASSES), ("0: background", 0)]
     mask_options += [(f"{c + 1}: {name}", c + 1) for c, name in enumerate(names)]

@@ -66,10 +66,11 @@ def heatmap_figure(data: Mapping[str, Any], title: str = "") -> Figure:
     left, right = fig.subplots(1, 2)
     left.imshow(image)
     # Colour relative to the maximum (as on the right); opacity grows with the probability
-    # itself, its square root so that the peaks of a weakly trained model still show.
+    # itself, full from 0.5 on and its square root below, so that the one-cell peaks of a
+    # trained model show, and an untrained model's flat 0.1 shows as a flat veil.
     peak = max(float(heat.max()), 1e-6)
     tint = colormaps["magma"](heat / peak)
-    tint[..., 3] = 0.85 * np.sqrt(np.clip(heat, 0.0, 1.0))
+    tint[..., 3] = 0.9 * np.sqrt(np.clip(heat / 0.5, 0.0, 1.0))
     left.imshow(tint, extent=(0, width, height, 0), interpolation="nearest")
     draw_boxes(left, data["boxes"])
     corners = data["corners"]

@@ -114,6 +114,19 @@ class RunCache:
         return self.runs[index]
 
 
+def largest_sign(dataset: Any) -> tuple[int, torch.Tensor | None]:
+    """(index, box (4,) xyxy) of the largest annotated sign by area among the dataset's
+    images, where a view has most to show; (0, None) when no image has a sign."""
+    best = (-1.0, 0, None)
+    for index in range(len(dataset)):
+        boxes = dataset[index][1]["boxes"]
+        if len(boxes):
+            areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+            if float(areas.max()) > best[0]:
+                best = (float(areas.max()), index, boxes[int(areas.argmax())])
+    return best[1], best[2]
+
+
 def class_names(model: torch.nn.Module, dataset: Any) -> list[str]:
     """The dataset's class names, checked against the model's heatmap channels."""
     names = getattr(dataset, "classes", None)

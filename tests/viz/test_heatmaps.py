@@ -84,3 +84,13 @@ def test_heatmap_figure_says_what_its_marks_are():
     assert fig.axes[2].get_ylabel() == "P(bottom-right corner)"        # the colour bar
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels[:2] == ["bottom-right corners the decoder picks", "ground-truth boxes"]
+
+
+def test_heatmap_overlay_opacity_follows_the_probability():
+    outputs = random_outputs(seed=3)
+    outputs["tl_heat"][0, 0] = -10.0
+    outputs["tl_heat"][0, 0, 2, 3] = 0.0                   # probability 0.5 in one cell
+    data = W.heatmap_data(fake_run(outputs), 0, "tl", 0, 0.9)
+    tint = W.heatmap_figure(data).axes[0].images[1].get_array()
+    assert tint[2, 3, 3] == pytest.approx(0.9)               # full from 0.5 on
+    assert tint[0, 0, 3] < 0.01                              # nearly clear where p ~ 0
