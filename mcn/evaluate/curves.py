@@ -154,15 +154,20 @@ def plot_pr_curves(curves: Mapping[str, PRCurve], title: str | None = None):
     return fig
 
 
-def plot_pr_panels(panels: Mapping[str, Mapping[str, PRCurve]]):
+def plot_pr_panels(panels: Mapping[str, Mapping[str, PRCurve]], columns: int | None = None):
     """One panel per size bin, each comparing methods, like the paper's Fig. 7.
 
-    ``panels`` maps a panel title (e.g. "small") to label -> PRCurve. Returns a Figure.
+    ``panels`` maps a panel title (e.g. "small") to label -> PRCurve; ``columns``
+    panels per row (default: all in one row; 2 suits a book's column). Returns a Figure.
     """
     if not panels:
         raise ValueError("panels is empty: give at least one title -> {label: PRCurve}")
-    fig = new_figure(4.0 * len(panels), 4.2)
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    columns = len(panels) if columns is None else max(1, min(int(columns), len(panels)))
+    rows = -(-len(panels) // columns)
+    fig = new_figure(4.0 * columns, 4.2 * rows)
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
     for ax, (title, curves) in zip(axes, panels.items()):
         _draw_curves(ax, curves, title)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
     return fig

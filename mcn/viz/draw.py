@@ -22,6 +22,14 @@ from matplotlib.patches import Rectangle
 
 from mcn.data.images import save_image
 
+#: Width in inches of a view's figure: the book's text column at the 80 dpi of
+#: ``mcn.figures.figure_png``, so that a picture is shown at its own size and its text
+#: stays readable (wider figures are scaled down, and their labels with them).
+PAGE_WIDTH = 9.4
+
+#: Font size of panel titles and legends.
+TEXT_SIZE = 10
+
 
 def base_colours(count: int) -> np.ndarray:
     """(count, 3) RGB colours in [0, 1], one per EM base or class, well apart for <= 20."""
@@ -37,14 +45,37 @@ def draw_boxes(ax, boxes: np.ndarray, colour: str = "white", style: str = "--") 
                                linestyle=style, linewidth=1))
 
 
-def colorbar(fig: Figure, shown, ax) -> None:
-    """A colour bar beside ``ax`` with short tick labels (three significant digits)."""
-    fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, format="%.3g")
+def colorbar(fig: Figure, shown, ax, label: str = ""):
+    """A colour bar beside ``ax`` with short tick labels (three significant digits) and
+    what its colours measure; returns it."""
+    bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, format="%.3g")
+    bar.ax.tick_params(labelsize=TEXT_SIZE - 2)
+    if label:
+        bar.set_label(label, fontsize=TEXT_SIZE - 1)
+    return bar
+
+
+def legend_below(fig: Figure, handles: Sequence[Any], columns: int = 3) -> None:
+    """A figure-wide legend just under the lowest panel: what the colours and line
+    styles mean.
+
+    Dark grey behind white text, so that the white and light marks drawn on pictures
+    show in the legend as they do on the pictures.
+    """
+    lowest = 1.0
+    for ax in fig.axes:
+        ax.apply_aspect()  # pictures shrink to their aspect ratio inside their slot
+        room = 0.07 if ax.get_xlabel() or ax.get_xticks().size else 0.0  # tick labels, label
+        lowest = min(lowest, ax.get_position().y0 - room)
+    # Anchored under the panels: savefig's tight bounding box takes it in.
+    fig.legend(handles=handles, loc="upper center", ncol=columns, fontsize=TEXT_SIZE - 1,
+               bbox_to_anchor=(0.5, lowest - 0.01), facecolor="0.3", edgecolor="0.3",
+               labelcolor="white", framealpha=1.0)
 
 
 def plain(ax, title: str) -> None:
-    """A small title and no ticks: a picture, not a plot."""
-    ax.set_title(title, fontsize=9)
+    """A title and no ticks: a picture, not a plot."""
+    ax.set_title(title, fontsize=TEXT_SIZE)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -54,6 +85,13 @@ def class_colour(label: int) -> tuple[int, int, int]:
     hue = int((label * 137.508) % 180)
     hsv = np.uint8([[[hue, 220, 255]]])
     return tuple(int(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0])
+
+
+def class_colours(count: int) -> np.ndarray:
+    """(count, 3) RGB colours in [0, 1] of classes 0..count-1: ``class_colour``'s, the
+    colours ``draw_prediction`` and ``mcn predict`` give them (unlike ``base_colours``,
+    so that classes and EM bases never share a colour by accident)."""
+    return np.array([class_colour(c) for c in range(count)], dtype=np.float64).reshape(-1, 3) / 255
 
 
 def draw_prediction(image: torch.Tensor, prediction: dict[str, Any], classes: Sequence[str],

@@ -13,10 +13,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from mcn.figures import new_figure
 from mcn.nn.em_attention import EMAU, em_iterations
-from mcn.viz.draw import base_colours, colorbar, draw_boxes, plain
+from mcn.viz.draw import (PAGE_WIDTH, TEXT_SIZE, base_colours, class_colours, colorbar,
+                          draw_boxes, legend_below, plain)
 from mcn.viz.explorer import ALL_CLASSES, Explorer, image_slider
 from mcn.viz.run import ModelRun, RunCache, class_names
 
@@ -68,6 +71,25 @@ def responsibility_overlay(z: np.ndarray, bases: Sequence[int], shape: tuple[int
     return np.concatenate([rgb, alpha[:, None]], axis=1).reshape(*shape, 4)
 
 
+def sign_bases(model: torch.nn.Module, run: ModelRun, stack: int = -1, count: int = 3) -> list[int]:
+    """The ``count`` bases most responsible, on average at the last iteration, for the
+    positions inside the run's largest ground-truth box (over the whole image when it
+    has none): a starting choice for the EM view's bases."""
+    emau = model.mask_modules[stack].emau
+    x = run.emau_inputs[stack]
+    z = em_steps(emau, x)["z"][-1]                                        # (N, K)
+    height, width = x.shape[-2:]
+    boxes = run.target["boxes"]
+    inside = torch.ones(height, width, dtype=torch.bool)
+    if len(boxes):
+        scale = width / run.image.shape[1]                                # input px -> EM grid
+        areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        x1, y1, x2, y2 = (float(v) * scale for v in boxes[int(areas.argmax())])
+        inside = torch.zeros(height, width, dtype=torch.bool)
+        inside[int(y1):max(int(y2), int(y1) + 1), int(x1):max(int(x2), int(x1) + 1)] = True
+    return z[inside.flatten()].mean(dim=0).argsort(descending=True)[:count].tolist()
+
+
 def em_data(model: torch.nn.Module, run: ModelRun, stack: int, iteration: int,
             bases: Sequence[int], channel: int, mask_class: int) -> dict[str, Any]:
     """What the EM view draws for one state.
@@ -114,58 +136,69 @@ def em_data(model: torch.nn.Module, run: ModelRun, stack: int, iteration: int,
     }
 
 
-def em_figure(data: Mapping[str, Any], mask_name: str = "", title: str = "") -> Figure:
+def em_figure(data: Mapping[str, Any], mask_name: str = "", title: str = "",
+              class_names: Sequence[str] = ()) -> Figure:
     """Two rows of three panels: responsibilities, hard assignment, cosine of the rebuild;
-    one feature channel, its rebuilt version, the mask."""
+    one feature channel, its rebuilt version, the mask. Under them a legend of the bases'
+    colours and, for the mask of the most probable class, of the classes' colours."""
     image = data["image"]
     height, width = image.shape[:2]
     extent = (0, width, height, 0)
-    fig = new_figure(11, 7.4, constrained=False)
-    axes = fig.subplots(2, 3)
+    fig = new_figure(PAGE_WIDTH, 6.6, constrained=False)
+    axes = fig.subplots(2, 3, gridspec_kw={"wspace": 0.35, "hspace": 0.3})
     t = data["iteration"]
     axes[0, 0].imshow(image)
     # Responsibilities are often close to uniform (1/K each): stretch the opacity from the
     # smallest to the largest summed z of the picked bases, and say what those are.
     overlay = data["overlay"].copy()
+    overlay[..., :3] = np.clip(overlay[..., :3], 0.0, 1.0)   # mixing may overshoot by 1e-7
     low, high = float(overlay[..., 3].min()), float(overlay[..., 3].max())
     overlay[..., 3] = 0.85 * (overlay[..., 3] - low) / max(high - low, 1e-6)
     axes[0, 0].imshow(overlay, extent=extent, interpolation="nearest")
     picked = ", ".join(map(str, data["bases"])) or "none"
-    plain(axes[0, 0], f"z of bases {picked} at t = {t}: {low:.2f} (clear) to "
-                       f"{high:.2f}\n(uniform z: {len(data['bases']) / data['num_bases']:.2f})")
+    plain(axes[0, 0], f"z of bases {picked}, t = {t}\n{low:.2f} (clear) to {high:.2f}; "
+                       f"uniform {len(data['bases']) / data['num_bases']:.2f}")
     colours = base_colours(data["num_bases"])
     axes[0, 1].imshow(colours[data["assignment"]], extent=extent, interpolation="nearest")
-    plain(axes[0, 1], f"most responsible base at t = {t} ({data['num_bases']} bases)")
+    plain(axes[0, 1], f"most responsible base, t = {t}")
     shown = axes[0, 2].imshow(data["cosine"], cmap="viridis", vmin=-1, vmax=1, extent=extent)
     colorbar(fig, shown, axes[0, 2])
-    plain(axes[0, 2], f"cosine(x, rebuilt x), mean {data['cosine'].mean():.2f}")
+    plain(axes[0, 2], f"cos(x, rebuilt x)\nmean {data['cosine'].mean():.2f}")
     for ax, key, name in ((axes[1, 0], "feature", "feature"), (axes[1, 1], "rebuilt", "rebuilt")):
         shown = ax.imshow(data[key], cmap="coolwarm", extent=extent, interpolation="nearest")
         colorbar(fig, shown, ax)
         plain(ax, f"{name} channel {data['channel']}" + (f", t = {t}" if key == "rebuilt" else ""))
     axes[1, 2].imshow(image)
+    handles = [Patch(color=colours[k], label=f"base {k}") for k in range(min(data["num_bases"], 20))]
     if data["mask_is_classes"]:
-        classes = base_colours(data["num_classes"])
-        rgba = np.concatenate([classes[data["mask"]], (data["mask"] > 0)[..., None] * 0.7], axis=2)
+        classes = class_colours(data["num_classes"] - 1)
+        present = [int(c) for c in np.unique(data["mask"]) if c > 0]
+        rgba = np.zeros((*data["mask"].shape, 4))
+        for c in present:
+            rgba[data["mask"] == c] = (*classes[c - 1], 0.75)
         axes[1, 2].imshow(rgba, extent=extent, interpolation="nearest")
-        plain(axes[1, 2], f"mask: most probable class ({int((data['mask'] > 0).mean() * 100)} % "
-                           f"not background)")
+        plain(axes[1, 2], f"mask: most probable class\n{(data['mask'] > 0).mean():.0%} not background")
+        handles += [Patch(color=classes[c - 1], label=(class_names[c - 1] if class_names else
+                                                       f"class {c}")) for c in present]
     else:
         shown = axes[1, 2].imshow(data["mask"], cmap="magma", vmin=0, vmax=1, alpha=0.7,
                                   extent=extent, interpolation="nearest")
         colorbar(fig, shown, axes[1, 2])
-        plain(axes[1, 2], f"mask: P({mask_name or 'class'}), max {data['mask'].max():.2f}")
+        plain(axes[1, 2], f"mask: P({mask_name or 'class'})\nmax {data['mask'].max():.2f}")
     draw_boxes(axes[1, 2], data["boxes"])
+    handles.append(Line2D([], [], color="white", linestyle="--", label="ground truth"))
+    legend_below(fig, handles, columns=min(len(handles), 6))
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=TEXT_SIZE + 1)
     return fig
 
 
 def em_explorer(model: torch.nn.Module, dataset: Any, index: int = 0,
-                input_size: int | None = None, bases: Sequence[int] = (0, 1, 2)) -> Explorer:
+                input_size: int | None = None, bases: Sequence[int] | None = None) -> Explorer:
     """EM attention in the mask module of ``model`` (a variant with the mask module):
-    controls for the image, the stack, the iteration t = 0..T, the bases to draw, the
-    feature channel and the mask class."""
+    controls for the image, the stack, the iteration t = 0..T, the bases to draw (None:
+    ``sign_bases`` of the first image's last stack), the feature channel and the mask
+    class."""
     if not model.has_mask:
         raise ValueError(f"em_explorer needs a variant with the mask module (cornernet-mask "
                          f"or mask-cornernet); {model.variant} has none")
@@ -173,6 +206,8 @@ def em_explorer(model: torch.nn.Module, dataset: Any, index: int = 0,
     runs = RunCache(model, dataset, input_size)
     emau = model.mask_modules[0].emau
     num_bases, channels = emau.num_bases, emau.channels
+    if bases is None:
+        bases = sign_bases(model, runs(index))
     stacks = [f"stack {s + 1}" for s in range(len(model.mask_modules))]
     mask_options = [("most probable class", ALL_CLASSES), ("0: background", 0)]
     mask_options += [(f"{c + 1}: {name}", c + 1) for c, name in enumerate(names)]
@@ -197,7 +232,7 @@ def em_explorer(model: torch.nn.Module, dataset: Any, index: int = 0,
                        state["bases"], state["channel"], state["mask_class"])
         return em_figure(data, mask_names[state["mask_class"]],
                          f"image {state['index']}, {stacks[state['stack']]}: EM attention "
-                         f"with {num_bases} bases, T = {emau.iters}")
+                         f"with {num_bases} bases, T = {emau.iters}", names)
 
     return Explorer(controls, draw,
                     rows=[["index", "stack"], ["iteration", "channel"], ["mask_class", "bases"]])

@@ -87,6 +87,9 @@ class Explorer(widgets.VBox):
         view = data.get("application/vnd.jupyter.widget-view+json") if data else None
         if view is not None and self.view.value:
             data["text/html"] = _fallback_html(self.view.value, view)
+        if data and "text/plain" in data:
+            # ipywidgets' own repr is a long line of nested widgets; say what this is.
+            data["text/plain"] = f"Explorer ({', '.join(self.controls)})"
         return bundle
 
 

@@ -11,10 +11,12 @@ import numpy as np
 import torch
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from mcn.corners import top_corners
 from mcn.figures import new_figure
-from mcn.viz.draw import colorbar, draw_boxes, plain
+from mcn.viz.draw import PAGE_WIDTH, TEXT_SIZE, colorbar, draw_boxes, legend_below, plain
 from mcn.viz.explorer import ALL_CLASSES, Explorer, class_dropdown, image_slider
 from mcn.viz.run import ModelRun, RunCache, class_names, stack_names
 
@@ -56,32 +58,40 @@ def heatmap_data(run: ModelRun, stack: int, corner: str, class_index: int,
 
 
 def heatmap_figure(data: Mapping[str, Any], title: str = "") -> Figure:
-    """Left: the heatmap over the image with the detected corners; right: the heatmap."""
+    """Left: the heatmap over the image with the detected corners; right: the heatmap on
+    its own colour scale. A legend under the panels says what the marks mean."""
     image, heat = data["image"], data["heat"]
     height, width = image.shape[:2]
-    fig = new_figure(10, 4.6, constrained=False)
+    fig = new_figure(PAGE_WIDTH, 4.4, constrained=False)
     left, right = fig.subplots(1, 2)
     left.imshow(image)
     # Colour relative to the maximum (as on the right); opacity grows with the probability
-    # itself, its square root so that the peaks of a weakly trained model still show.
+    # itself, full from 0.5 on and its square root below, so that the one-cell peaks of a
+    # trained model show, and an untrained model's flat 0.1 shows as a flat veil.
     peak = max(float(heat.max()), 1e-6)
     tint = colormaps["magma"](heat / peak)
-    tint[..., 3] = 0.85 * np.sqrt(np.clip(heat, 0.0, 1.0))
+    tint[..., 3] = 0.9 * np.sqrt(np.clip(heat / 0.5, 0.0, 1.0))
     left.imshow(tint, extent=(0, width, height, 0), interpolation="nearest")
     draw_boxes(left, data["boxes"])
     corners = data["corners"]
+    name = CORNERS[data["corner"]]
     marker = "+" if data["corner"] == "tl" else "x"
     left.plot(corners["xs"], corners["ys"], marker, color="cyan", markersize=10,
               markeredgewidth=2, linestyle="none")
     left.set_xlim(0, width)
     left.set_ylim(height, 0)
-    plain(left, f"{len(corners['xs'])} {CORNERS[data['corner']]} corners with score >= "
-                 f"{data['threshold']:.3f}; ground truth dashed")
+    plain(left, f"{len(corners['xs'])} corners with score >= {data['threshold']:.3f}")
     shown = right.imshow(heat, cmap="magma", vmin=0, vmax=peak, interpolation="nearest")
-    colorbar(fig, shown, right)
-    plain(right, f"probability, max {heat.max():.3f} (grid {heat.shape[1]} x {heat.shape[0]})")
+    colorbar(fig, shown, right, f"P({name} corner)")
+    plain(right, f"the heatmap alone ({heat.shape[1]} x {heat.shape[0]} cells)")
+    legend_below(fig, [
+        Line2D([], [], color="cyan", marker=marker, markersize=9, markeredgewidth=2,
+               linestyle="none", label=f"{name} corners the decoder picks"),
+        Line2D([], [], color="white", linestyle="--", label="ground-truth boxes"),
+        Patch(color=colormaps["magma"](0.8), label="heatmap (opaque where probable)"),
+    ], columns=2)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=TEXT_SIZE + 1)
     return fig
 
 

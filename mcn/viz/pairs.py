@@ -18,7 +18,8 @@ from matplotlib.patches import Rectangle
 from mcn.corners import REJECTION_REASONS, pair_scores, top_corners
 from mcn.decode import soft_nms
 from mcn.figures import new_figure
-from mcn.viz.draw import base_colours, plain
+from mcn.viz.draw import (PAGE_WIDTH, TEXT_SIZE, class_colours, draw_boxes, legend_below,
+                          plain)
 from mcn.viz.explorer import Explorer, image_slider
 from mcn.viz.run import RunCache, class_names
 
@@ -71,49 +72,58 @@ def pair_candidates(outputs: Mapping[str, torch.Tensor], k: int = 100, ae_thresh
 
 
 def decode_figure(pairs: Mapping[str, Any], image: np.ndarray, class_names: Sequence[str] = (),
-                  max_drawn: int = 40, title: str = "") -> Figure:
-    """Left: kept pairs as boxes (solid: they survive soft-NMS; dotted: soft-NMS pushed
-    them below the threshold). Right: the ``max_drawn`` best rejected pairs as TL-BR
-    segments coloured by the reason, with the count of every reason in the legend."""
+                  max_drawn: int = 40, title: str = "", boxes: np.ndarray | None = None) -> Figure:
+    """Left: kept pairs as boxes in their class's colour (solid: they survive soft-NMS;
+    dotted: soft-NMS pushed them below the threshold). Right: the ``max_drawn`` best
+    rejected pairs as TL-BR segments coloured by the reason. ``boxes``: ground truth
+    (N, 4), drawn dashed white on both. The legend under the panels gives the count of
+    every reason."""
     height, width = image.shape[:2]
-    fig = new_figure(11, 5.2, constrained=False)
-    left, right = fig.subplots(1, 2)
+    fig = new_figure(PAGE_WIDTH, 4.9, constrained=False)
+    left, right = fig.subplots(1, 2, gridspec_kw={"wspace": 0.06})
     for ax in (left, right):
         ax.imshow(image)
+        if boxes is not None:
+            draw_boxes(ax, boxes)
     reasons = pairs["reasons"]
     kept = np.nonzero(reasons == 0)[0]
-    colours = base_colours(max(len(class_names), int(pairs["labels"].max(initial=0)) + 1))
+    colours = class_colours(max(len(class_names), int(pairs["labels"].max(initial=0)) + 1))
     for i in kept[::-1]:  # best drawn last, on top
         x1, y1, x2, y2 = pairs["boxes"][i]
         colour = colours[pairs["labels"][i]]
         solid = bool(pairs["survives"][i])
         left.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=colour,
-                                 linewidth=2 if solid else 1, linestyle="-" if solid else ":"))
+                                 linewidth=2 if solid else 1.2, linestyle="-" if solid else ":"))
         if solid:
             name = class_names[pairs["labels"][i]] if class_names else str(pairs["labels"][i])
-            left.text(x1, y1 - 2, f"{name} {pairs['final_scores'][i]:.2f}", color="white",
-                      fontsize=7,
-                      bbox={"facecolor": colour, "alpha": 0.8, "pad": 1, "linewidth": 0})
-    plain(left, f"kept {len(kept)}: {int(pairs['survives'].sum())} survive soft-NMS (solid)")
+            left.text(x1, y1 - 2, f"{name} {pairs['final_scores'][i]:.2f}", color="black",
+                      fontsize=TEXT_SIZE - 2,
+                      bbox={"facecolor": colour, "alpha": 0.85, "pad": 1, "linewidth": 0})
+    plain(left, f"kept {len(kept)}, {int(pairs['survives'].sum())} survive soft-NMS")
     reason_colours = {1: "tab:orange", 2: "tab:purple", 3: "tab:red"}
     rejected = np.nonzero(reasons > 0)[0]
     for i in rejected[:max_drawn][::-1]:
         x1, y1, x2, y2 = pairs["boxes"][i]
         colour = reason_colours[int(reasons[i])]
-        right.plot([x1, x2], [y1, y2], "-", color=colour, linewidth=1, alpha=0.8)
-        right.plot([x1], [y1], "o", color=colour, markersize=4)
-        right.plot([x2], [y2], "s", color=colour, markersize=4)
-    legend = [Line2D([], [], color=colour, marker="o",
-                     label=f"{REJECTION_REASONS[r]}: {int((reasons == r).sum())}")
-              for r, colour in reason_colours.items()]
-    right.legend(handles=legend, fontsize=7, loc="lower right", title="o TL, s BR",
-                 title_fontsize=7)
-    plain(right, f"rejected {len(rejected)} (the best {min(max_drawn, len(rejected))} drawn)")
+        right.plot([x1, x2], [y1, y2], "-", color=colour, linewidth=1.2, alpha=0.85)
+        right.plot([x1], [y1], "o", color=colour, markersize=5)
+        right.plot([x2], [y2], "s", color=colour, markersize=5)
+    plain(right, f"rejected {len(rejected)}, the best {min(max_drawn, len(rejected))} drawn")
     for ax in (left, right):
         ax.set_xlim(0, width)
         ax.set_ylim(height, 0)
+    handles = [Line2D([], [], color="white", linewidth=2, label="kept, survives soft-NMS"),
+               Line2D([], [], color="white", linewidth=1.2, linestyle=":",
+                      label="kept, pushed below by soft-NMS"),
+               Line2D([], [], color="white", linestyle="--", linewidth=1, label="ground truth")]
+    handles += [Line2D([], [], color=colour, marker="o",
+                       label=f"{REJECTION_REASONS[r]}: {int((reasons == r).sum())}")
+                for r, colour in reason_colours.items()]
+    handles.append(Line2D([], [], color="white", marker="o", markersize=5, linestyle="none",
+                          label="o TL corner, s BR corner"))
+    legend_below(fig, handles, columns=2)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=TEXT_SIZE + 1)
     return fig
 
 
@@ -138,7 +148,7 @@ def decode_explorer(model: torch.nn.Module, dataset: Any, index: int = 0,
         run = runs(state["index"])
         pairs = pair_candidates(run.stacks[-1], state["k"], state["ae_threshold"],
                                 state["score_threshold"], model.stride)
-        return decode_figure(pairs, run.image, names,
+        return decode_figure(pairs, run.image, names, boxes=run.target["boxes"].numpy(),
                              title=f"image {state['index']}: {len(pairs['scores'])} pairs of "
                                    f"{state['k']} x {state['k']} score >= "
                                    f"{state['score_threshold']:.3f}")

@@ -9,7 +9,7 @@ Taught in chapter 12.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -26,13 +26,16 @@ class ModelRun:
     target: the ground truth moved to input pixels ("boxes" (N, 4), "labels", "masks");
     stacks: ``model.forward_stacks(x, last_only=False)``, one output dict per stack;
     emau_inputs: per stack, the (1, M, S/2, S/2) input of the mask module's EM unit
-    (empty for variants without the mask module).
+    (empty for variants without the mask module);
+    pool_inputs: per entry of ``stacks``, the (1, D, S/4, S/4) features its corner
+    pooling modules read (with fusion the last entry's are the summed features).
     """
 
     image: np.ndarray
     target: dict[str, Any]
     stacks: list[dict[str, torch.Tensor]]
     emau_inputs: list[torch.Tensor]
+    pool_inputs: list[torch.Tensor] = field(default_factory=list)
 
 
 def stack_names(model: torch.nn.Module) -> list[str]:
@@ -66,17 +69,21 @@ def run_model(model: torch.nn.Module, dataset: Any, index: int,
                          f"input_multiple {model.input_multiple}")
     image, target = dataset[index]
     x, moved = eval_transform(input_size)(image, target)
-    # A forward pre-hook on each EM unit keeps its input: what em_steps needs later.
+    # Forward pre-hooks keep the input of each EM unit and of each TL corner pooling
+    # module: what em_steps and the trained corner-pooling view need later.
     captured: dict[int, torch.Tensor] = {}
+    pooled: dict[int, torch.Tensor] = {}
 
-    def keeper(stack: int) -> Callable:
+    def keeper(store: dict[int, torch.Tensor], stack: int) -> Callable:
         def keep_input(_module: torch.nn.Module, args: tuple) -> None:
-            captured[stack] = args[0].detach().float().cpu()
+            store[stack] = args[0].detach().float().cpu()
         return keep_input
 
     mask_modules = model.mask_modules if model.has_mask else []
-    hooks = [module.emau.register_forward_pre_hook(keeper(s))
+    hooks = [module.emau.register_forward_pre_hook(keeper(captured, s))
              for s, module in enumerate(mask_modules)]
+    hooks += [pool.register_forward_pre_hook(keeper(pooled, s))
+              for s, pool in enumerate(model.tl_pools)]
     was_training = model.training
     model.eval()
     try:
@@ -87,7 +94,8 @@ def run_model(model: torch.nn.Module, dataset: Any, index: int,
             hook.remove()
     stacks = [{key: value.detach().float().cpu() for key, value in out.items()} for out in stacks]
     display = denormalize(x).permute(1, 2, 0).numpy()
-    return ModelRun(display, moved, stacks, [captured[s] for s in sorted(captured)])
+    return ModelRun(display, moved, stacks, [captured[s] for s in sorted(captured)],
+                    [pooled[s] for s in sorted(pooled)])
 
 
 class RunCache:
@@ -104,6 +112,19 @@ class RunCache:
                 self.runs.pop(next(iter(self.runs)))
             self.runs[index] = run_model(self.model, self.dataset, index, self.input_size)
         return self.runs[index]
+
+
+def largest_sign(dataset: Any) -> tuple[int, torch.Tensor | None]:
+    """(index, box (4,) xyxy) of the largest annotated sign by area among the dataset's
+    images, where a view has most to show; (0, None) when no image has a sign."""
+    best = (-1.0, 0, None)
+    for index in range(len(dataset)):
+        boxes = dataset[index][1]["boxes"]
+        if len(boxes):
+            areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+            if float(areas.max()) > best[0]:
+                best = (float(areas.max()), index, boxes[int(areas.argmax())])
+    return best[1], best[2]
 
 
 def class_names(model: torch.nn.Module, dataset: Any) -> list[str]:

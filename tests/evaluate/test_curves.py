@@ -105,3 +105,10 @@ def test_plots_return_figures():
     assert isinstance(panels, Figure) and len(panels.axes) == 4
     with pytest.raises(ValueError):
         plot_pr_curves({})
+    # two columns: a 2 x 2 grid, panels in reading order; three panels leave one slot empty
+    grid = plot_pr_panels({name: {"ours": c} for name, c in curves.items()}, columns=2)
+    positions = [ax.get_position() for ax in grid.axes]
+    assert positions[0].y0 == positions[1].y0 > positions[2].y0 == positions[3].y0
+    assert [ax.get_title() for ax in grid.axes] == list(curves)
+    three = plot_pr_panels({name: {"ours": c} for name, c in list(curves.items())[:3]}, columns=2)
+    assert [ax.get_visible() for ax in three.axes] == [True, True, True, False]

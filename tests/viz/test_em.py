@@ -3,6 +3,8 @@ picture data is the module's own."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -79,3 +81,30 @@ def test_em_explorer_needs_the_mask_module(dataset):
     plain = build_model("cornernet-squeeze", num_classes=len(CLASSES), preset="tiny")
     with pytest.raises(ValueError, match="mask module"):
         W.em_explorer(plain, dataset)
+
+
+def test_em_figure_names_its_colours_and_keeps_rgb_in_range(model, run, caplog):
+    data = W.em_data(model, run, 1, 3, [0, 1], 0, W.ALL_CLASSES)
+    data["overlay"][0, 0, :3] = 1.0 + 1e-5          # what mixing colours can give
+    with caplog.at_level(logging.WARNING, logger="matplotlib"):
+        fig = W.em_figure(data, class_names=CLASSES)
+    # matplotlib logs (it does not warn) when it clips RGB data: the notebook shows it
+    assert not [r for r in caplog.records if "Clipping input data" in r.getMessage()]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:data["num_bases"]] == [f"base {k}" for k in range(data["num_bases"])]
+    present = [c for c in np.unique(data["mask"]) if c > 0]
+    assert labels[data["num_bases"]:-1] == [CLASSES[c - 1] for c in present]
+    assert labels[-1] == "ground truth"
+
+
+def test_sign_bases_are_the_most_responsible_inside_the_largest_box(model, run):
+    picked = W.sign_bases(model, run, stack=1, count=2)
+    z = W.em_steps(model.mask_modules[1].emau, run.emau_inputs[1])["z"][-1]
+    boxes = run.target["boxes"]
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    x1, y1, x2, y2 = (int(v) // 2 for v in boxes[int(areas.argmax())])   # EM grid: stride 2
+    side = run.emau_inputs[1].shape[-1]
+    cells = [i * side + j for i in range(y1, max(y2, y1 + 1)) for j in range(x1, max(x2, x1 + 1))]
+    mean = z[cells].mean(0)
+    assert picked == mean.argsort(descending=True)[:2].tolist()
+    assert float(mean[picked[0]]) >= float(mean[picked[1]]) >= float(mean.min())

@@ -20,8 +20,13 @@ def png_of(explorer):
     return bytes(explorer.view.value)
 
 
-@pytest.mark.parametrize("name", ["heatmap", "em", "decode", "corner_pool"])
+@pytest.mark.parametrize("name", ["heatmap", "em", "decode", "corner_pool", "trained_pool",
+                                  "mask", "outcomes", "size_curves"])
 def test_explorers_are_widgets_whose_picture_follows_the_controls(name, model, dataset):
+    gt = dataset.tt100k_annotations()
+    results = {"imgs": {i: {"objects": [dict(o, score=90.0 - 20 * k) for k, o in
+                                        enumerate(image["objects"])]}}
+               for i, image in gt["imgs"].items()}
     build, control, new_value = {
         "heatmap": (lambda: W.heatmap_explorer(model, dataset, input_size=SIZE, threshold=0.05),
                     "corner", "br"),
@@ -29,6 +34,13 @@ def test_explorers_are_widgets_whose_picture_follows_the_controls(name, model, d
         "decode": (lambda: W.decode_explorer(model, dataset, input_size=SIZE, score_threshold=0.05),
                    "k", 5),
         "corner_pool": (lambda: W.corner_pool_explorer(dataset, size=40), "x", 60),
+        "trained_pool": (lambda: W.trained_pool_explorer(model, dataset, input_size=SIZE),
+                         "corner", "br"),
+        "mask": (lambda: W.mask_explorer(model, dataset, input_size=SIZE), "class_index", 1),
+        "outcomes": (lambda: W.outcomes_explorer(dataset, gt, results, dataset.classes,
+                                                 per_page=2), "minscore", 80.0),
+        "size_curves": (lambda: W.size_curve_explorer(gt, results, types=dataset.classes),
+                        "minscore", 80.0),
     }[name]
     explorer = build()
     assert isinstance(explorer, ipywidgets.VBox)
@@ -43,6 +55,9 @@ def test_explorers_are_widgets_whose_picture_follows_the_controls(name, model, d
     html = bundle["text/html"]
     assert base64.b64encode(png_of(explorer)).decode() in html
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] in html
+    # the plain-text repr is one short line naming the controls, not ipywidgets' own
+    assert bundle["text/plain"].startswith(f"Explorer ({', '.join(explorer.controls)})")
+    assert "\n" not in bundle["text/plain"] and len(bundle["text/plain"]) <= 80
     explorer.close()
 
 

@@ -70,3 +70,27 @@ def test_heatmap_data_rejects_bad_arguments():
         W.heatmap_data(run, 0, "tl", 3, 0.5)
     with pytest.raises(ValueError, match="stack"):
         W.heatmap_data(run, 1, "tl", 0, 0.5)
+
+
+def test_heatmap_figure_says_what_its_marks_are():
+    outputs = random_outputs(seed=3)
+    data = W.heatmap_data(fake_run(outputs), 0, "br", W.ALL_CLASSES, 0.6, 12, STRIDE)
+    fig = W.heatmap_figure(data)
+    left, right = fig.axes[:2]
+    corners = [line for line in left.lines if line.get_marker() == "x"]
+    np.testing.assert_allclose(corners[0].get_xdata(), data["corners"]["xs"])
+    assert left.get_title().startswith(f"{len(data['corners']['xs'])} corners with score >= 0.600")
+    np.testing.assert_allclose(right.images[0].get_array(), data["heat"])
+    assert fig.axes[2].get_ylabel() == "P(bottom-right corner)"        # the colour bar
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:2] == ["bottom-right corners the decoder picks", "ground-truth boxes"]
+
+
+def test_heatmap_overlay_opacity_follows_the_probability():
+    outputs = random_outputs(seed=3)
+    outputs["tl_heat"][0, 0] = -10.0
+    outputs["tl_heat"][0, 0, 2, 3] = 0.0                   # probability 0.5 in one cell
+    data = W.heatmap_data(fake_run(outputs), 0, "tl", 0, 0.9)
+    tint = W.heatmap_figure(data).axes[0].images[1].get_array()
+    assert tint[2, 3, 3] == pytest.approx(0.9)               # full from 0.5 on
+    assert tint[0, 0, 3] < 0.01                              # nearly clear where p ~ 0

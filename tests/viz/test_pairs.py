@@ -76,3 +76,19 @@ def test_decode_figure_draws_and_handles_no_pairs():
     for thr in (0.5, 1.0):  # many pairs, then none at all
         pairs = W.pair_candidates(outputs, 10, 0.5, thr, STRIDE)
         assert isinstance(W.decode_figure(pairs, image, CLASSES), Figure)
+
+
+def test_decode_figure_draws_the_ground_truth_and_counts_the_reasons():
+    outputs = random_outputs(seed=4)
+    pairs = W.pair_candidates(outputs, 10, 0.5, 0.55, STRIDE)
+    image = np.zeros((32, 32, 3), dtype=np.uint8)
+    truth = np.array([[2.0, 3.0, 12.0, 14.0]])
+    fig = W.decode_figure(pairs, image, CLASSES, boxes=truth)
+    for ax in fig.axes:
+        dashed = [p for p in ax.patches if p.get_linestyle() == "--"]
+        assert len(dashed) == 1 and dashed[0].get_xy() == (2.0, 3.0)
+    kept = fig.axes[0].patches[1:]                     # after the ground truth
+    assert len(kept) == int((pairs["reasons"] == 0).sum())
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    for reason in (1, 2, 3):
+        assert f"{W.REJECTION_REASONS[reason]}: {int((pairs['reasons'] == reason).sum())}" in labels

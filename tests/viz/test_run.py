@@ -43,3 +43,21 @@ def test_run_model_gives_every_stack_and_leaves_the_model_as_it_was(model, datas
         W.run_model(model, dataset, 0, SIZE + 32)
     with pytest.raises(IndexError):
         W.run_model(model, dataset, len(dataset), SIZE)
+
+
+def test_run_keeps_what_the_corner_pools_read(model, run):
+    """The kept features, through the pools and heads of their stack, give that stack's
+    heatmaps: they are what the pools read."""
+    assert len(run.pool_inputs) == len(run.stacks) == 2
+    for stack, features in enumerate(run.pool_inputs):
+        with torch.no_grad():
+            heat, _, _ = model.tl_heads[stack](model.tl_pools[stack](features))
+        torch.testing.assert_close(heat, run.stacks[stack]["tl_heat"], atol=2e-4, rtol=1e-4)
+
+
+def test_largest_sign_is_found_by_area(dataset):
+    index, box = W.largest_sign(dataset)
+    best = max(((float((b[2] - b[0]) * (b[3] - b[1])), i, b.tolist())
+                for i in range(len(dataset)) for b in dataset[i][1]["boxes"]), key=lambda t: t[0])
+    assert (index, box.tolist()) == (best[1], best[2])
+    assert W.largest_sign([]) == (0, None)
