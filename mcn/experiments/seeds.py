@@ -96,10 +96,10 @@ def differences(spread: Sequence[Mapping[str, Any]], metrics: Sequence[str] = ME
 
 
 def spread_table(spread: Sequence[Mapping[str, Any]], metrics: Sequence[str] = METRICS):
-    """Mean +- standard deviation over the seeds per variant and metric, as text (pandas)."""
+    """Mean ± standard deviation over the seeds per variant and metric, as text (pandas)."""
     import pandas as pd
 
     names = {"all_accuracy": "A", "all_recall": "R", "all_map": "mAP",
              "all_recall_at_acc_0.5": "R at A>=0.5"}
-    cells = {names.get(m, m): [f"{r[m]:.3f} +- {r[f'{m}_std']:.3f}" for r in spread] for m in metrics}
+    cells = {names.get(m, m): [f"{r[m]:.3f}±{r[f'{m}_std']:.3f}" for r in spread] for m in metrics}
     return pd.DataFrame(cells, index=pd.Index([r["variant"] for r in spread], name="variant"))

@@ -53,7 +53,7 @@ def test_a_difference_counts_only_where_the_ranges_do_not_overlap():
     assert far["exceeds_seed_spread"] and far["difference"] == pytest.approx(-0.4)
     assert not near["exceeds_seed_spread"]
     table = experiments.spread_table(apart, metrics=("m",))
-    assert table.loc["a", "m"] == "0.150 +- 0.071"
+    assert table.loc["a", "m"] == "0.150±0.071"
 
 
 def test_cli_ablation_over_seeds_writes_rows_spread_and_differences(seed_runs, tmp_path, capsys):
