@@ -1,7 +1,8 @@
 """Resuming a run: the checkpoint's own configuration rules, a few fields may change.
 
 A resumed run continues the same run: weights, optimiser, schedule, random generators
-and the iteration come from a checkpoint (``OUT/last.pt`` by default, ``mcn.checkpoint``),
+and the iteration come from a checkpoint (``OUT/last.pt`` by default, or any file such
+as an ``iter-NNNNNN.pt`` that ``--keep`` kept; ``mcn.checkpoint``, ``mcn.train.keep``),
 and the data order is a pure function of (seed, iteration) (``mcn.data.stream``), so the
 resumed run reads exactly the samples it would have read. Only the fields of
 ``RESUME_MAY_CHANGE``, which do not change the arithmetic of training, are taken from the
@@ -23,7 +24,7 @@ from mcn.train.config import TrainConfig
 
 #: Fields a resumed run takes from the new invocation: length, budget and bookkeeping.
 RESUME_MAY_CHANGE = ("iters", "time_limit_s", "num_workers", "log_every", "ckpt_every",
-                     "eval_every", "val_images", "eval_input_size", "eval_minscore",
+                     "keep", "eval_every", "val_images", "eval_input_size", "eval_minscore",
                      "eval_batch_size", "top_k", "ae_threshold", "num_dets")
 
 #: Fields a resumed run takes from the new invocation only when they are given
