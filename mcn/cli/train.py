@@ -41,8 +41,9 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--data", default="synth", help="synth, tt100k:ROOT or coco:ANN.json[:IMAGE_DIR] (default: synth)")
     p.add_argument("--out", required=True, help="run folder: checkpoints, logs (e.g. runs/NAME)")
     p.add_argument("--resume", nargs="?", const=True, default=False, metavar="CHECKPOINT",
-                   help="continue the run in --out from last.pt, or from CHECKPOINT; --lr and "
-                        "--grad-clip given with it change the resumed run (recorded in config.json)")
+                   help="continue the run in --out from last.pt, or from CHECKPOINT (e.g. an "
+                        "iter-NNNNNN.pt of --keep); --lr, --grad-clip and --keep given with it "
+                        "change the resumed run (recorded in config.json)")
     p.add_argument("--skip-bad", action="store_true",
                    help="tt100k/coco: leave out (and count) images that are missing or do not "
                         "decode (all are decoded once, up front) instead of failing")

@@ -46,6 +46,17 @@ class LossGuard:
         self.totals: deque[float] = deque(maxlen=window)
         self.first: list[float] = []  # the run's first ``early`` totals
 
+    def state_dict(self) -> dict[str, list[float]]:
+        """The totals the guard remembers; checkpoints keep them, so that a resumed run is
+        judged against the whole run, not against its own first (maybe already broken) steps."""
+        return {"totals": list(self.totals), "first": list(self.first)}
+
+    def load_state_dict(self, state: dict[str, list[float]]) -> None:
+        """Remember what ``state_dict`` gave (an empty dict: nothing, a fresh guard)."""
+        self.totals.clear()
+        self.totals.extend(float(t) for t in state.get("totals", []))
+        self.first = [float(t) for t in state.get("first", [])]
+
     def check(self, terms: Iterable[str], values: Iterable[float]) -> str | None:
         """None when the iteration is healthy, else what went wrong (and remember it)."""
         named = dict(zip(terms, values))

@@ -93,7 +93,7 @@ def train(
 
     ``resume``: True continues from ``OUT/last.pt``, a path from that checkpoint.
     ``resume_overrides``: names of ``mcn.train.resume.RESUME_MAY_OVERRIDE`` (lr,
-    grad_clip) that the resumed run takes from ``config`` (recorded in config.json).
+    grad_clip, keep) that the resumed run takes from ``config`` (recorded in config.json).
     ``skip_bad``: leave out (and count in summary.json) the TT100K or COCO images that
     are missing or cannot be decoded. ``progress``: bars for training and validation.
     """
@@ -238,7 +238,7 @@ class _Run:
             "iteration": step, "config": c.to_dict(), "data": str(self.spec),
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
-            "rng": rng_state(), "best_metric": self.best_metric,
+            "rng": rng_state(), "best_metric": self.best_metric, "guard": self.guard.state_dict(),
         }
 
     def save(self, step: int) -> None:
@@ -274,8 +274,7 @@ class _Run:
                 best = -1.0 if self.best_metric is None else self.best_metric
                 if result["map"] is not None and result["map"] > best:  # None: no signs
                     self.best_metric = result["map"]
-                    # Buffers were synced above; self.save would start a collective
-                    # that only this rank joins.
+                    # buffers synced above: self.save would start a collective only this rank joins
                     save_checkpoint(self.out_dir / "best.pt", self.checkpoint_state(step))
         distributed.barrier()
         self.model.train()
@@ -322,6 +321,7 @@ def _setup_run(config: TrainConfig, spec: DataSpec, out_dir: Path, device: torch
     if checkpoint is not None:
         run.last_saved, run.resumed_checkpoint = (checkpoint, start), str(checkpoint)
         run.resume_changes = changes
+        run.guard.load_state_dict(state.get("guard", {}))  # older checkpoints: a fresh guard
     return run, train_set, start
 
 

@@ -24,12 +24,13 @@ from mcn.train.config import TrainConfig
 
 #: Fields a resumed run takes from the new invocation: length, budget and bookkeeping.
 RESUME_MAY_CHANGE = ("iters", "time_limit_s", "num_workers", "log_every", "ckpt_every",
-                     "keep", "eval_every", "val_images", "eval_input_size", "eval_minscore",
+                     "eval_every", "val_images", "eval_input_size", "eval_minscore",
                      "eval_batch_size", "top_k", "ae_threshold", "num_dets")
 
 #: Fields a resumed run takes from the new invocation only when they are given
-#: (``--lr``, ``--grad-clip``): they change training from the resume on.
-RESUME_MAY_OVERRIDE = ("lr", "grad_clip")
+#: (``--lr``, ``--grad-clip``: they change training from the resume on; ``--keep``: how
+#: many checkpoints stay, which a resume without it keeps as the run had it).
+RESUME_MAY_OVERRIDE = ("lr", "grad_clip", "keep")
 
 
 def resume_checkpoint(out_dir: Path, resume: bool | str | os.PathLike) -> Path | None:

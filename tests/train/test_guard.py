@@ -135,3 +135,23 @@ def test_a_slow_divergence_stops_the_run_like_a_nan(tmp_path, monkeypatch):
                                                r"stopped.*last finite checkpoint is .*last.pt"):
         train(small_config(iters=60, ckpt_every=10), "synth", run, "cpu", progress=False)
     assert load_checkpoint(run / "last.pt")["iteration"] in (20, 30, 40)
+
+
+def test_a_resumed_run_is_judged_against_the_whole_run(tmp_path, monkeypatch):
+    """The guard's memory travels in the checkpoint: a run resumed from weights that are
+    finite but broken stops at once, instead of taking its first huge loss as normal."""
+    run = tmp_path / "run"
+    train(small_config(iters=2), "synth", run, "cpu", progress=False)
+    assert len(load_checkpoint(run / "last.pt")["guard"]["totals"]) == 2
+    import mcn.train.loop as loop
+    real_loss = loop.detection_loss
+
+    def broken(outputs, targets, weights):
+        losses = real_loss(outputs, targets, weights)
+        losses["total"] = losses["total"] * 1e6
+        return losses
+
+    monkeypatch.setattr(loop, "detection_loss", broken)
+    with pytest.raises(TrainingDiverged, match=r"exceeds 10000 x its running median .* at "
+                                               r"iteration 3"):
+        train(small_config(iters=6), "synth", run, "cpu", resume=True, progress=False)

@@ -53,9 +53,12 @@ def test_a_run_keeps_its_checkpoints_and_resumes_from_an_earlier_one(tmp_path):
     assert [n for n in names(run) if n.endswith(".pt")] == ["iter-000002.pt", "iter-000003.pt",
                                                             "last.pt"]
     assert load_checkpoint(run / "last.pt")["iteration"] == 3
-    train(small_config(iters=3, ckpt_every=1, keep=2), "synth", run, "cpu",
+    # a resume without --keep (the config's default, 1) keeps the run's own 2
+    train(small_config(iters=4, ckpt_every=1), "synth", run, "cpu",
           resume=str(run / "iter-000002.pt"), progress=False)
-    assert [r["iter"] for r in read_log(run / "log.jsonl")] == [1, 2, 3]
+    assert [r["iter"] for r in read_log(run / "log.jsonl")] == [1, 2, 3, 4]
+    assert [n for n in names(run) if n.endswith(".pt")] == ["iter-000003.pt", "iter-000004.pt",
+                                                            "last.pt"]
     assert json.loads((run / "config.json").read_text())["provenance"]["resumed_checkpoint"] \
         == str(run / "iter-000002.pt")
 
@@ -83,10 +86,10 @@ def test_a_run_folder_from_before_checksums_and_keep_still_resumes(tmp_path):
     run = tmp_path / "old"
     train(small_config(iters=2, ckpt_every=2), "synth", run, "cpu", progress=False)
     state = load_checkpoint(run / "last.pt")
-    del state["checksum"], state["config"]["keep"]
+    del state["checksum"], state["guard"], state["config"]["keep"]
     torch.save({**state, "format": CHECKPOINT_FORMAT}, run / "last.pt")  # as older mcn wrote it
     result = train(small_config(iters=3, ckpt_every=1, keep=2), "synth", run, "cpu",
-                   resume=True, progress=False)
+                   resume=True, progress=False, resume_overrides=["keep"])  # --keep 2 given
     assert result.summary["resumed_from"] == 2
     assert [n for n in names(run) if n.endswith(".pt")] == ["iter-000003.pt", "last.pt"]
     assert "checksum" in torch.load(run / "last.pt", weights_only=True)
