@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -27,6 +28,26 @@ import numpy as np
 
 class TrainingDiverged(RuntimeError):
     """A loss became non-finite or exploded, or the weights did; nothing broken was saved."""
+
+
+def diverged(reason: str, iteration: int, lr: float, out_dir: Path,
+             last_saved: tuple[Path, int] | None, resumed: bool = False) -> TrainingDiverged:
+    """The error that stops a run at ``iteration``: what happened, which checkpoint is
+    good, what next. ``last_saved``: (path, iteration) of the newest finite checkpoint;
+    ``resumed``: whether the run was resumed from that one (and has saved none since)."""
+    start_again = f"start again with a lower --lr (e.g. {lr / 10:g}), a --warmup or a --grad-clip"
+    if last_saved is None:
+        kept = f"no checkpoint was written yet; {start_again}"
+    elif resumed and iteration == last_saved[1] + 1:  # resuming it again would loop
+        kept = (f"the run resumed from {last_saved[0]} diverged at its first step: its weights "
+                f"are finite but already broken; {start_again}, in a new --out")
+    else:
+        path, saved_at = last_saved
+        kept = (f"the last finite checkpoint is {path} (iteration {saved_at}); resume it "
+                f"with other settings, e.g. mcn train --out {out_dir} --resume {path} "
+                f"--lr {lr / 10:g} --grad-clip 1")
+    return TrainingDiverged(f"{reason} at iteration {iteration}; training stopped, "
+                            f"nothing broken was saved; {kept}")
 
 
 class LossGuard:

@@ -50,7 +50,7 @@ from mcn.provenance import provenance, write_json
 from mcn.targets import build_targets
 from mcn.train import distributed
 from mcn.train.config import TrainConfig
-from mcn.train.guard import LossGuard, TrainingDiverged
+from mcn.train.guard import LossGuard, TrainingDiverged, diverged
 from mcn.train.keep import save_kept
 from mcn.train.log import truncate_log
 from mcn.train.resume import resume_checkpoint, resume_state
@@ -205,22 +205,14 @@ class _Run:
     #: (path, iteration) of the newest checkpoint known to hold finite weights
     last_saved: tuple[Path, int] | None = None
     resumed_checkpoint: str | None = None
+    resumed_from: tuple[Path, int] | None = None  # (checkpoint, iteration) a resume began at
     #: fields a resume changed (``resume_overrides``): name -> [old, new]
     resume_changes: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def diverged(self, reason: str, iteration: int) -> TrainingDiverged:
         """The error that stops the run: what happened, which checkpoint is good, what next."""
-        lr = self.config.lr
-        if self.last_saved is None:
-            kept = (f"no checkpoint was written yet; start again with a lower --lr (e.g. "
-                    f"{lr / 10:g}), a --warmup or a --grad-clip")
-        else:
-            path, saved_at = self.last_saved
-            kept = (f"the last finite checkpoint is {path} (iteration {saved_at}); resume it "
-                    f"with other settings, e.g. mcn train --out {self.out_dir} --resume {path} "
-                    f"--lr {lr / 10:g} --grad-clip 1")
-        return TrainingDiverged(f"{reason} at iteration {iteration}; training stopped, "
-                                f"nothing broken was saved; {kept}")
+        fresh = self.resumed_from is not None and self.last_saved == self.resumed_from
+        return diverged(reason, iteration, self.config.lr, self.out_dir, self.last_saved, fresh)
 
     def check_weights(self, iteration: int) -> None:
         """Refuse to save parameters or buffers holding NaN or infinity."""
@@ -319,7 +311,8 @@ def _setup_run(config: TrainConfig, spec: DataSpec, out_dir: Path, device: torch
     run = _Run(config, spec, out_dir, info, device, classes, model, net, optimizer, scheduler,
                scaler, best_metric, skip_bad=skip_bad)
     if checkpoint is not None:
-        run.last_saved, run.resumed_checkpoint = (checkpoint, start), str(checkpoint)
+        run.last_saved = run.resumed_from = (checkpoint, start)
+        run.resumed_checkpoint = str(checkpoint)
         run.resume_changes = changes
         run.guard.load_state_dict(state.get("guard", {}))  # older checkpoints: a fresh guard
     return run, train_set, start

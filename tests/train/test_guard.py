@@ -153,5 +153,6 @@ def test_a_resumed_run_is_judged_against_the_whole_run(tmp_path, monkeypatch):
 
     monkeypatch.setattr(loop, "detection_loss", broken)
     with pytest.raises(TrainingDiverged, match=r"exceeds 10000 x its running median .* at "
-                                               r"iteration 3"):
+                                               r"iteration 3.*resumed from .*last.pt diverged at "
+                                               r"its first step.*in a new --out"):
         train(small_config(iters=6), "synth", run, "cpu", resume=True, progress=False)
