@@ -27,6 +27,7 @@ scheduler      the learning-rate scheduler's ``state_dict``
 scaler         the AMP gradient scaler's ``state_dict``
 rng            random generator states: torch (CPU and CUDA), NumPy, Python
 best_metric    best validation score so far (or None)
+checksum       "sha256:" and the SHA-256 of all the other entries (``content_checksum``)
 =============  ==============================================================
 
 The data order needs no state of its own: it is a pure function of (seed, iteration)
@@ -36,15 +37,20 @@ for resuming.
 
 Files are written atomically: to a temporary file in the same folder, flushed to disk,
 then renamed over the target. A run killed while saving therefore leaves the previous
-checkpoint intact, never a half-written one under the real name.
+checkpoint intact, never a half-written one under the real name. The checksum covers
+the contents, not the file's bytes: ``load_checkpoint`` recomputes it from what it read
+and refuses a file whose numbers changed on disk (flipped bits that still unpickle).
+Files written before checkpoints carried one (the shipped weights, older runs) load
+without the check.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 import torch
@@ -64,16 +70,46 @@ class CheckpointError(ValueError):
     """A checkpoint file that cannot be used: corrupt, truncated, or for another model."""
 
 
+def content_checksum(state: Mapping[str, Any]) -> str:
+    """"sha256:<hex>" of every entry of ``state`` but "checksum": keys, values, and each
+    tensor's dtype, shape and bytes. It depends on the contents only, not on how torch
+    lays out the file, so any torch version computes the same from the same checkpoint."""
+    digest = hashlib.sha256()
+    _feed(digest, {k: v for k, v in state.items() if k != "checksum"})
+    return f"sha256:{digest.hexdigest()}"
+
+
+def _feed(digest: Any, value: Any) -> None:
+    if torch.is_tensor(value):
+        flat = value.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"tensor {flat.dtype} {tuple(value.shape)}\n".encode())
+        digest.update(flat.view(torch.uint8).numpy())
+    elif isinstance(value, Mapping):
+        digest.update(f"dict {len(value)}\n".encode())
+        for key in sorted(value, key=repr):  # the same order whatever the insertion order
+            _feed(digest, key)
+            _feed(digest, value[key])
+    elif isinstance(value, (list, tuple)):  # both unpickle as they were; one form to hash
+        digest.update(f"list {len(value)}\n".encode())
+        for item in value:
+            _feed(digest, item)
+    else:  # str, int, float (repr is exact), bool, None
+        digest.update(f"{type(value).__name__} {value!r}\n".encode())
+
+
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
-    """Write ``state`` to ``path`` atomically (temporary file, fsync, rename, fsync of the
-    folder), first removing temporary files that killed writers of ``path`` left behind."""
+    """Write ``state`` and its checksum to ``path`` atomically (temporary file, fsync,
+    rename, fsync of the folder), first removing temporary files that killed writers of
+    ``path`` left behind."""
     path = Path(path)
+    payload = {"format": CHECKPOINT_FORMAT, **state}
+    payload["checksum"] = content_checksum(payload)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
-            torch.save({"format": CHECKPOINT_FORMAT, **state}, f)
+            torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -120,7 +156,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     """Read a checkpoint written by ``save_checkpoint``; clear errors otherwise.
 
     Raises FileNotFoundError when ``path`` does not exist and ``CheckpointError`` (a
-    ValueError) when the file is truncated, corrupt or not an mcn checkpoint.
+    ValueError) when the file is truncated, corrupt (its checksum does not match what it
+    holds) or not an mcn checkpoint.
     Loading uses ``weights_only=True``: a checkpoint cannot run code.
     """
     path = Path(path)
@@ -136,6 +173,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         ) from err
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not an mcn training checkpoint (no format {CHECKPOINT_FORMAT!r})")
+    if "checksum" in state and content_checksum(state) != state["checksum"]:
+        raise CheckpointError(f"checksum mismatch: {path} is corrupted (what it holds changed "
+                              "after it was saved); use another checkpoint of the run (an "
+                              "iter-NNNNNN.pt that --keep kept, or best.pt)")
     missing = [k for k in REQUIRED_KEYS if k not in state]
     if missing:
         raise CheckpointError(f"checkpoint {path} lacks {', '.join(missing)}")
@@ -176,14 +217,31 @@ def stored_model_config(state: dict[str, Any]) -> ModelConfig | None:
 
 def load_weights(model: torch.nn.Module, state: dict[str, Any], source: str | os.PathLike) -> None:
     """Put a checkpoint's weights into ``model``; ``CheckpointError`` naming ``source``
-    and the first mismatch when they do not fit."""
+    and what differs (variant, missing, unexpected and reshaped weights) when they do not fit."""
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as err:
-        lines = str(err).splitlines()
-        detail = lines[1].strip() if len(lines) > 1 else lines[0]  # line 0 only says "Error(s)"
-        raise CheckpointError(f"{source}: the weights do not fit a {model.variant} with "
-                              f"{model.num_classes} classes ({detail})") from err
+        stored = state.get("variant")
+        what = (f"{source} is a {stored}, not a" if stored != model.variant
+                else f"{source}: the weights do not fit a")
+        raise CheckpointError(f"{what} {model.variant} with {model.num_classes} classes: "
+                              f"{weight_differences(model.state_dict(), state['model'])}") from err
+
+
+def weight_differences(expected: Mapping[str, Any], found: Mapping[str, Any]) -> str:
+    """What keeps ``found`` from loading where ``expected`` is: counts of missing,
+    unexpected and reshaped tensors, each with its first example."""
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    reshaped = [k for k in expected if k in found and torch.is_tensor(found[k])
+                and tuple(found[k].shape) != tuple(expected[k].shape)]
+    parts = [f"{len(missing)} weights missing" + (f" (e.g. {missing[0]})" if missing else ""),
+             f"{len(unexpected)} unexpected" + (f" (e.g. {unexpected[0]})" if unexpected else "")]
+    if reshaped:
+        k = reshaped[0]
+        parts.append(f"{len(reshaped)} of another shape (e.g. {k}: {tuple(found[k].shape)} in "
+                     f"the file, {tuple(expected[k].shape)} here)")
+    return ", ".join(parts)
 
 
 def load_model(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 import pytest
@@ -124,3 +125,68 @@ def test_a_killed_writers_temporary_file_is_removed_and_a_live_ones_kept(tmp_pat
     assert (tmp_path / "last.pt").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == [".best.pt.tmp-" + str(dead_pid),
                                                           ".last.pt.tmp-1", "last.pt"]
+
+
+def flip_bytes_in_largest_tensor(path, count: int = 64) -> None:
+    """Invert ``count`` bytes in the middle of the largest tensor record of a checkpoint
+    (a torch zip file), where they change numbers but not the file's structure."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        record = max((i for i in archive.infolist() if "/data/" in i.filename),
+                     key=lambda i: i.file_size)
+    data = bytearray(path.read_bytes())
+    # local header: 30 bytes, then the name and the extra field, then the stored bytes
+    name_length, extra_length = (int.from_bytes(data[record.header_offset + k:record.header_offset + k + 2],
+                                                "little") for k in (26, 28))
+    start = record.header_offset + 30 + name_length + extra_length + record.file_size // 2
+    for k in range(start, start + count):
+        data[k] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_flipped_bytes_are_refused_with_a_checksum_mismatch(tmp_path):
+    path = save_checkpoint(tmp_path / "last.pt", a_state(model={"w": torch.arange(4096.0)},
+                                                         optimizer={"exp_avg": torch.ones(4096)}))
+    assert load_checkpoint(path)["iteration"] == 7
+    flip_bytes_in_largest_tensor(path)
+    with pytest.raises(CheckpointError, match=r"checksum mismatch: .*last.pt is corrupted"):
+        load_checkpoint(path)
+
+
+def test_the_checksum_covers_every_value_not_only_the_weights():
+    reference = checkpoint.content_checksum(a_state())
+    assert checkpoint.content_checksum(a_state()) == reference  # a pure function of the contents
+    for changed in (a_state(iteration=8), a_state(config={"lr": 1e-3, "size": (64, 65)}),
+                    a_state(model={"w": torch.arange(6.0).reshape(3, 2)}),  # same bytes, other shape
+                    a_state(model={"w": torch.arange(6.0, dtype=torch.float64).reshape(2, 3)})):
+        assert checkpoint.content_checksum(changed) != reference
+
+
+def test_a_checkpoint_without_a_checksum_still_loads(tmp_path):
+    """Files written before checkpoints carried a checksum (e.g. the shipped weights)."""
+    old = tmp_path / "old.pt"
+    torch.save({"format": checkpoint.CHECKPOINT_FORMAT, **a_state()}, old)
+    assert "checksum" not in torch.load(old, weights_only=True)
+    assert load_checkpoint(old)["iteration"] == 7
+    from mcn.checkpoint import load_model, shipped_checkpoint
+    shipped = shipped_checkpoint("cornernet-squeeze", "tiny")
+    model, state = load_model(shipped)
+    assert model.variant == "cornernet-squeeze" and state["iteration"] > 0
+
+
+def test_weights_in_the_wrong_variant_say_what_differs(tmp_path):
+    from mcn.checkpoint import load_weights
+    from mcn.models import build_model
+
+    squeeze = build_model("cornernet-squeeze", 3, "tiny").state_dict()
+    target = build_model("mask-cornernet", 3, "tiny")
+    with pytest.raises(CheckpointError) as caught:
+        load_weights(target, {"variant": "cornernet-squeeze", "model": squeeze}, "checkpoint x.pt")
+    message = str(caught.value)
+    assert "checkpoint x.pt is a cornernet-squeeze" in message and "not a mask-cornernet" in message
+    assert re.search(r"\d+ weights missing \(e\.g\. \S+\)", message)
+    assert len(message) < 400 and "Error(s)" not in message
+    wider = build_model("mask-cornernet", 5, "tiny").state_dict()
+    with pytest.raises(CheckpointError, match=r"\d+ of another shape \(e\.g\. \S+: \([\d, ]+\) in the file, \([\d, ]+\) here\)"):
+        load_weights(target, {"variant": "mask-cornernet", "model": wider}, "checkpoint y.pt")

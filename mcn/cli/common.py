@@ -83,6 +83,11 @@ def run_eval_size(state: dict[str, Any]) -> int | None:
     return config.get("eval_input_size") or config.get("input_size")
 
 
+def ratio(value: float | None) -> str:
+    """A ratio of the evaluation as printed: 3 decimals, or n/a for None (0/0)."""
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def print_tt100k(table: dict[str, dict[str, Any]], minscore: float) -> None:
     """The TT100K protocol's numbers per size bin, one line each."""
     print(f"TT100K protocol at minscore {minscore:g}:")
@@ -90,5 +95,5 @@ def print_tt100k(table: dict[str, dict[str, Any]], minscore: float) -> None:
         if row["num_gt"] == 0:  # 0/0 is no evidence of a perfect score
             print(f"  {name:7s} n/a: no signs of this size ({row['num_det']} detections)")
             continue
-        print(f"  {name:7s} accuracy {row['accuracy']:.3f}  recall {row['recall']:.3f}  "
+        print(f"  {name:7s} accuracy {ratio(row['accuracy'])}  recall {ratio(row['recall'])}  "
               f"({row['correct']} correct of {row['num_gt']} signs, {row['num_det']} detections)")

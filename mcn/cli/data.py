@@ -1,16 +1,18 @@
-"""``mcn data synth`` and ``mcn data stats``: write synthetic scenes, count a data set.
+"""``mcn data synth``, ``stats`` and ``check``: write synthetic scenes, count a data set,
+find every broken file and annotation of one.
 
 The synthetic scenes stand in for Tsinghua-Tencent 100K (Zhu et al., CVPR 2016), the
 data set of the Mask-CornerNet paper (Yang, Fan and Guo 2020); the statistics are those
-of the paper's Fig. 6. Taught in chapter 2.
+of the paper's Fig. 6; the check is ``mcn.data.check``. Taught in chapter 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
-from mcn.cli.common import formatter, options
+from mcn.cli.common import UserError, formatter, options
 
 SYNTH_EXAMPLES = """examples:
   mcn data synth --out data/synth --num 200 --split train --image-size 512 --seed 0
@@ -18,6 +20,10 @@ SYNTH_EXAMPLES = """examples:
 STATS_EXAMPLES = """examples:
   mcn data stats --data tt100k:data/synth --split test
   mcn data stats --data synth --num 200 --image-size 256 --json stats.json --plot stats.png"""
+CHECK_EXAMPLES = """examples:
+  mcn data check --data tt100k:/data/tt100k                (every image of annotations.json)
+  mcn data check --data tt100k:/data/tt100k --split train
+  mcn data check --data coco:annotations.json:images"""
 
 
 def add_parser(commands: Any) -> None:
@@ -25,7 +31,7 @@ def add_parser(commands: Any) -> None:
     data = commands.add_parser("data", help="make synthetic data sets, count objects",
                                description="make synthetic data sets, count objects",
                                formatter_class=formatter,
-                               epilog=SYNTH_EXAMPLES + "\n" + STATS_EXAMPLES)
+                               epilog="\n".join((SYNTH_EXAMPLES, STATS_EXAMPLES, CHECK_EXAMPLES)))
     actions = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     synth = actions.add_parser(
         "synth", help="write synthetic scenes in the TT100K layout", formatter_class=formatter,
@@ -55,6 +61,17 @@ def add_parser(commands: Any) -> None:
     stats.add_argument("--json", help="also write the statistics to this JSON file")
     stats.add_argument("--plot", help="also draw them (the paper's Fig. 6) into this image file")
     stats.add_argument("--quiet", action="store_true", help="no progress bar")
+    check = actions.add_parser(
+        "check", help="decode every image, validate every annotation, list every problem",
+        formatter_class=formatter, epilog=CHECK_EXAMPLES,
+        description="decode every image and validate every annotation of a TT100K-layout "
+                    "folder (or a COCO file) up front; list every problem at once and exit "
+                    "with 1 if there is any")
+    check.set_defaults(func=cmd_data_check)
+    check.add_argument("--data", required=True, help="tt100k:ROOT or coco:ANN.json[:IMAGE_DIR]")
+    check.add_argument("--split", help="TT100K: only the ids of ROOT/SPLIT/ids.txt (default: "
+                                       "every image of annotations.json and every ids.txt)")
+    check.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def cmd_data_synth(args: argparse.Namespace) -> int:
@@ -74,6 +91,7 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
 def cmd_data_stats(args: argparse.Namespace) -> int:
     """Print (and optionally write and draw) a data set's statistics."""
     from mcn.classes import parse_classes
+    from mcn.data.check import unknown_categories
     from mcn.data.sources import build_dataset
     from mcn.data.stats import dataset_stats, plot_stats
     from mcn.provenance import provenance, write_json
@@ -83,6 +101,12 @@ def cmd_data_stats(args: argparse.Namespace) -> int:
                            num=args.num, seed=args.seed, image_size=args.image_size,
                            split=args.split)
     stats = dataset_stats(source, progress=not args.quiet)
+    unknown = unknown_categories(source)
+    if unknown:  # training makes them ignore regions: a typo would vanish without a word
+        listed = ", ".join(f"{name} ({count})" for name, count in unknown.most_common(10))
+        print(f"warning: {sum(unknown.values())} object(s) of categories not in the \"types\" "
+              f"of {source.annotation_path}, left out below and made ignore regions in "
+              f"training: {listed}", file=sys.stderr)
     print(f"images {stats['num_images']}, objects {stats['num_objects']}, "
           f"{stats['objects_per_image']:.2f} per image, "
           f"{stats['images_without_objects']} images without objects")
@@ -101,4 +125,26 @@ def cmd_data_stats(args: argparse.Namespace) -> int:
     if args.plot:
         plot_stats(stats, top=40).savefig(args.plot, dpi=120)
         print(f"wrote {args.plot}")
+    return 0
+
+
+def cmd_data_check(args: argparse.Namespace) -> int:
+    """List every problem of a data set's images and annotations; 1 if there is any."""
+    from mcn.data.check import check_coco, check_tt100k
+    from mcn.data.sources import parse_data_spec
+
+    spec = parse_data_spec(args.data)
+    if spec.kind == "synth":
+        raise UserError("--data synth: synthetic scenes are drawn, not read; there is nothing "
+                        "to check (give tt100k:ROOT or coco:ANN.json[:IMAGE_DIR])")
+    if spec.kind == "tt100k":
+        report = check_tt100k(spec.root, args.split, progress=not args.quiet)
+    else:
+        report = check_coco(spec.root, spec.image_dir, progress=not args.quiet)
+    for problem in report.problems:
+        print(problem)
+    checked = f"{report.images} images and {report.objects} objects of {spec}"
+    if report.problems:  # the list is on stdout; the one-line error says how long it is
+        raise UserError(f"{len(report.problems)} problem(s) in {checked}, listed above")
+    print(f"checked {checked}: no problems")
     return 0

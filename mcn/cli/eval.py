@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mcn.cli.common import (UserError, add_command, add_run_options, add_scale_options, apply_threads,
-                            print_tt100k, scale_record)
+                            print_tt100k, ratio, scale_record)
 
 EXAMPLES = """examples:
   mcn eval --checkpoint runs/tiny/best.pt --data synth --out runs/tiny/eval
@@ -38,6 +38,9 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--top-k", type=int, default=100, help="corners kept per type (default: 100)")
     add_scale_options(p)
     p.add_argument("--no-coco", action="store_true", help="skip COCO AP")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="tt100k/coco: leave out (and count) images that are missing or do not "
+                        "decode, instead of stopping at the first")
     add_run_options(p)
 
 
@@ -46,7 +49,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     import numpy as np
 
     from mcn.checkpoint import load_model
-    from mcn.data.sources import build_dataset, first_items, parse_data_spec, size_bin_scale
+    from mcn.data.sources import (build_dataset, first_items, parse_data_spec, size_bin_scale,
+                                  skipped_images)
     from mcn.data.tt100k_format import write_results
     from mcn.evaluate import PRCurve, evaluate_all, plot_pr_curves, size_bins, write_metrics
     from mcn.inference import detect_dataset
@@ -66,7 +70,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     model, state = load_model(args.checkpoint, device)
     config = TrainConfig.from_dict(state["config"])
     classes = list(state["classes"])
-    dataset = build_dataset(spec, config, "val", num=args.num, seed=args.seed, split=args.split)
+    dataset = build_dataset(spec, config, "val", num=args.num, seed=args.seed, split=args.split,
+                            skip_bad=args.skip_bad)
+    skipped = skipped_images(dataset)
+    if args.skip_bad and spec.kind != "synth":
+        print(f"skipped {skipped} missing or broken image(s) of {spec}")
     if args.num is not None and spec.kind != "synth":
         dataset = first_items(dataset, args.num)
     dataset_classes = list(getattr(dataset, "classes", classes))
@@ -91,19 +99,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     record = provenance(
         config, config.seed, device, checkpoint=str(args.checkpoint),
         checkpoint_iteration=int(state["iteration"]), variant=state["variant"],
-        data=str(spec), num_images=len(dataset), input_size=input_size, top_k=args.top_k,
+        data=str(spec), num_images=len(dataset), skipped_images=skipped, input_size=input_size,
+        top_k=args.top_k,
         **scale_record(args))
     out = Path(args.out)
     write_results(out / "results.json", results, record)
     write_metrics(out / "metrics.json", metrics, record)
     curves = {name: PRCurve(*(np.asarray(d[key]) for key in ("thresholds", "accuracy", "recall")))
-              for name, d in metrics["curves"].items()}
+              for name, d in metrics["curves"].items() if d["map"] is not None}  # bins with signs
     figure = plot_pr_curves(curves, title=f"{state['variant']} at iteration {state['iteration']}")
     figure.savefig(out / "pr_curves.png", dpi=120)
     print_tt100k(metrics["tt100k"], minscore)
-    def per_bin(values: dict[str, float]) -> str:
-        return ", ".join(f"{k} {v:.3f}" if metrics["tt100k"][k]["num_gt"] else f"{k} n/a"
-                         for k, v in values.items())
+
+    def per_bin(values: dict[str, float | None]) -> str:
+        return ", ".join(f"{k} {ratio(v)}" for k, v in values.items())
 
     print(f"mAP (area under the accuracy-recall curve): {per_bin(metrics['map'])}")
     print(f"best recall at accuracy >= 0.5: {per_bin(metrics['recall_at_accuracy_0.5'])}")

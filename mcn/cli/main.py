@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from typing import Sequence
 
 from mcn.cli import bench, data, eval, experiment, export, predict, size, train
@@ -58,6 +59,25 @@ def _split_extra(argv: list[str]) -> tuple[list[str], list[str]]:
     return argv, []
 
 
+def one_line(err: BaseException) -> str:
+    """The message of ``err`` on one line. An error raised in a DataLoader worker arrives
+    with the worker's whole traceback in its text; only its last line, the original
+    message (e.g. the image file that does not decode), is kept."""
+    text = str(err)
+    if "Original Traceback" in text:
+        last = [line for line in text.splitlines() if line.strip()][-1]
+        kind, _, message = last.partition(": ")
+        text = f"{message or kind} (in a data-loading worker)"
+    return " ".join(text.split()) or type(err).__name__
+
+
+def _warning_line(name: str):
+    """``warnings.formatwarning`` for the command line: one line, no source excerpt."""
+    def format_warning(message, category, filename, lineno, line=None) -> str:
+        return f"mcn {name}: warning: {' '.join(str(message).split())}\n"
+    return format_warning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mcn`` console script; returns (and exits with) the status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -68,17 +88,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and args.command != "bench":
         parser.error("arguments after -- are only for 'mcn bench'")
     name = args.command + (f" {args.data_command}" if args.command == "data" else "")
+    debug = args.debug or os.environ.get("MCN_DEBUG")
+    shown = warnings.formatwarning
+    if not debug:
+        warnings.formatwarning = _warning_line(name)
     try:
         status = args.func(args)
     except KeyboardInterrupt:
         print(f"mcn {name}: interrupted", file=sys.stderr)
         status = 130
     except user_errors() as err:
-        if args.debug or os.environ.get("MCN_DEBUG"):
+        if debug:
             raise
-        message = " ".join(str(err).split()) or type(err).__name__
-        print(f"mcn {name}: error: {message}", file=sys.stderr)
+        print(f"mcn {name}: error: {one_line(err)}", file=sys.stderr)
         status = 1
+    finally:
+        warnings.formatwarning = shown
     if status:
         sys.exit(status)
     return 0

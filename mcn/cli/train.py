@@ -41,8 +41,12 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--data", default="synth", help="synth, tt100k:ROOT or coco:ANN.json[:IMAGE_DIR] (default: synth)")
     p.add_argument("--out", required=True, help="run folder: checkpoints, logs (e.g. runs/NAME)")
     p.add_argument("--resume", nargs="?", const=True, default=False, metavar="CHECKPOINT",
-                   help="continue the run in --out from last.pt, or from CHECKPOINT; --lr and "
-                        "--grad-clip given with it change the resumed run (recorded in config.json)")
+                   help="continue the run in --out from last.pt, or from CHECKPOINT (e.g. an "
+                        "iter-NNNNNN.pt of --keep); --lr, --grad-clip and --keep given with it "
+                        "change the resumed run (recorded in config.json)")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="tt100k/coco: leave out (and count) images that are missing or do not "
+                        "decode (all are decoded once, up front) instead of failing")
     for f in config_options():
         spec = {k: v for k, v in f.metadata.items() if k not in ("flag", "convert")}
         if spec.get("action") != "store_true" and "choices" not in spec:
@@ -76,12 +80,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = train_config(args)
     given = [f.name for f in config_options() if getattr(args, f.name) is not None]
     result = train(config, args.data, args.out, device=args.device, resume=args.resume,
-                   progress=not args.quiet, resume_overrides=given)
+                   progress=not args.quiet, resume_overrides=given, skip_bad=args.skip_bad)
     summary = result.summary
     if int(os.environ.get("RANK", "0")) == 0:
         losses = ", ".join(f"{k} {v:.3f}" for k, v in summary["last_losses"].items())
         print(f"trained {summary['iterations']} iterations in {summary['seconds']:.0f} s; "
               f"last losses: {losses}")
+        if args.skip_bad:
+            print(f"skipped {summary['skipped_images']} missing or broken image(s) of {args.data}")
         if summary.get("validation"):
             print_tt100k(summary["validation"]["tt100k"], summary["validation"]["minscore"])
         files = ", ".join(p.name for p in sorted(Path(args.out).iterdir()) if p.is_file())

@@ -1,5 +1,6 @@
 """Traffic-sign data: synthetic TT100K-style scenes, the real TT100K loader, COCO
-interchange, augmentation, collation and statistics.
+interchange, augmentation, collation, statistics and the up-front check of a data set
+(``mcn.data.check``).
 
 Every dataset yields ``(image, target)``: image uint8 (3, H, W) RGB; target with
 "boxes" float32 (N, 4) xyxy pixels, "labels" int64 (N,), "masks" bool (N, H, W) and

@@ -219,14 +219,17 @@ class CocoDetection(Dataset):
             by_image[ann["image_id"]].append(ann)
 
         self.problems: list[str] = []
+        self.skipped: list[str] = []  # with skip_missing: the images left out, and why
         self._images, self._annotations = [], {}
         for image_id, record in images.items():
             path = self.image_dir / record["file_name"]
             if not path.is_file():
                 message = f"image file {path} (id {image_id}) not found"
                 if not skip_missing:
-                    raise FileNotFoundError(message + "; pass skip_missing=True to leave it out")
+                    raise FileNotFoundError(message + "; pass skip_missing=True (--skip-bad on "
+                                            "the command line) to leave it out")
                 self.problems.append(message + "; skipped")
+                self.skipped.append(message)
                 continue
             anns = by_image.get(image_id, [])
             if not keep_empty and not any(self._is_instance(a) for a in anns):
@@ -259,6 +262,10 @@ class CocoDetection(Dataset):
     def __len__(self) -> int:
         return len(self._images)
 
+    def image_path(self, index: int) -> Path:
+        """The image file of item ``index``."""
+        return self.image_dir / self._images[index]["file_name"]
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, Any]]:
         record = self._images[index]
         image_id = record["id"]
@@ -273,8 +280,10 @@ class CocoDetection(Dataset):
             box = [min(max(v, 0.0), limit) for v, limit in
                    zip((x, y, x + w, y + h), (width, height, width, height))]
             if box[2] <= box[0] or box[3] <= box[1]:
+                wrong = ("has zero width or height" if w == 0 or h == 0
+                         else f"lies outside the {width}x{height} image")
                 warnings.warn(f"{self.ann_file}, annotation {ann.get('id')}: box {ann['bbox']} "
-                              f"is empty inside the {width}x{height} image; left out")
+                              f"{wrong}; left out")
                 continue
             if not self._is_instance(ann):
                 ignore.append(box)

@@ -9,6 +9,7 @@ configuration into the training, validation or evaluation dataset. Taught in cha
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 from torch.utils.data import Dataset
 
 from mcn.classes import resolve_classes
+from mcn.data.check import unreadable_images
 from mcn.data.coco import CocoDetection
 from mcn.data.synthetic import SyntheticSigns
 from mcn.data.tt100k import TT100K
@@ -112,7 +114,8 @@ def first_items(dataset: Dataset, num: int) -> Dataset:
 
 def build_dataset(data: str | DataSpec, config: DataConfig, part: str, *,
                   num: int | None = None, seed: int | None = None,
-                  image_size: int | None = None, split: str | None = None) -> Dataset:
+                  image_size: int | None = None, split: str | None = None,
+                  skip_bad: bool = False) -> Dataset:
     """The "train", "val" or "holdout" part of a data spec, with the config's classes.
 
     synth: ``SyntheticSigns``, ``train_images`` / ``val_images`` scenes of ``image_size``
@@ -123,7 +126,8 @@ def build_dataset(data: str | DataSpec, config: DataConfig, part: str, *,
     ("holdout").
 
     The keywords replace the config's choice: ``num`` scenes, scene ``seed`` and
-    ``image_size`` of synthetic data; the TT100K ``split``.
+    ``image_size`` of synthetic data; the TT100K ``split``. ``skip_bad`` leaves out the
+    TT100K or COCO images that are missing or do not decode (``without_bad_images``).
     """
     spec = parse_data_spec(data)
     if part not in PARTS:
@@ -143,15 +147,42 @@ def build_dataset(data: str | DataSpec, config: DataConfig, part: str, *,
                               val_seed if seed is None else seed, classes,
                               class_balance=config.class_balance)
     if spec.kind == "tt100k":
-        return TT100K(spec.root, split or ("train" if part == "train" else "test"), classes)
-    dataset = CocoDetection(spec.root, spec.image_dir,
+        tt100k = TT100K(spec.root, split or ("train" if part == "train" else "test"), classes,
+                        skip_missing=skip_bad)
+        return without_bad_images(tt100k) if skip_bad else tt100k
+    dataset = CocoDetection(spec.root, spec.image_dir, skip_missing=skip_bad,
                             classes=None if classes in ("type42", "type45") else classes)
+    if skip_bad:
+        dataset = without_bad_images(dataset)
     if part == "val":
         return dataset
     held_out = min(config.val_images, len(dataset) // 5)
     cut = len(dataset) - held_out
     indices = range(cut) if part == "train" else range(cut, len(dataset))
     return Subset(dataset, list(indices))
+
+
+def without_bad_images(dataset: Dataset, progress: bool = False) -> Subset:
+    """The items of ``dataset`` whose image decodes (``mcn.data.check.unreadable_images``).
+
+    The result's ``skipped`` lists what was left out, with the images the dataset itself
+    skipped as missing (its own ``skipped``); a warning says how many.
+    """
+    bad = unreadable_images(dataset, progress)
+    kept = Subset(dataset, [i for i in range(len(dataset)) if i not in bad])
+    kept.skipped = list(getattr(dataset, "skipped", [])) + list(bad.values())
+    if kept.skipped:
+        warnings.warn(f"skipped {len(kept.skipped)} missing or broken image(s), e.g. "
+                      f"{kept.skipped[0]}", stacklevel=2)
+    return kept
+
+
+def skipped_images(dataset: Dataset | None) -> int:
+    """How many images ``without_bad_images`` (or a dataset's own ``skip_missing``) left
+    out of ``dataset`` or of the dataset it takes items from; 0 for None."""
+    while dataset is not None and not hasattr(dataset, "skipped"):
+        dataset = getattr(dataset, "dataset", None)
+    return 0 if dataset is None else len(dataset.skipped)
 
 
 def dataset_classes(dataset: Dataset, config: DataConfig) -> tuple[str, ...]:

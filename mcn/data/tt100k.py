@@ -60,9 +60,7 @@ class _Object:
     ellipse: tuple | None  # ((cx, cy), (w, h), angle_deg)
 
 
-# --------------------------------------------------------------------------------------
-# Reading annotations.json and ids.txt
-# --------------------------------------------------------------------------------------
+# ------------------------------------------------------ reading annotations.json and ids.txt
 
 
 def read_ids(path: str | os.PathLike) -> list[str]:
@@ -182,9 +180,7 @@ def parse_image_id(key: str) -> int | str:
     return int(key) if key.isdigit() else key
 
 
-# --------------------------------------------------------------------------------------
-# Rasterising one object
-# --------------------------------------------------------------------------------------
+# ------------------------------------------------------------------ rasterising one object
 
 
 def _pixel_range(lo: float, hi: float, size: int) -> tuple[int, int]:
@@ -245,9 +241,7 @@ def object_mask(box: Sequence[float], polygon: np.ndarray | None, ellipse: tuple
     return mask
 
 
-# --------------------------------------------------------------------------------------
-# The dataset
-# --------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------- the dataset
 
 
 class TT100K(Dataset):
@@ -264,8 +258,8 @@ class TT100K(Dataset):
         split: "train", "test", "other" or any folder with an ``ids.txt``.
         classes: "type42", "type45" or an explicit list of category names.
         keep_empty: keep images without any object of the class list (negatives).
-        skip_missing: when an id in ids.txt has no record in annotations.json or its
-            image file is missing, drop it with a counted warning instead of raising.
+        skip_missing: drop an id of ids.txt without a record in annotations.json or
+            without its image file (a counted warning, listed in ``skipped``), not raise.
         annotation_file: the annotation file's name inside ``root`` (the 2021 release
             calls it "annotations_all.json").
 
@@ -296,6 +290,7 @@ class TT100K(Dataset):
             raise ValueError(f"classes {', '.join(unknown)} are not categories of "
                              f"{self.annotation_path} (its \"types\")")
         self.problems: list[str] = []
+        self.skipped: list[str] = []  # with skip_missing: the ids left out, and why
         self._label = {name: i for i, name in enumerate(self.classes)}
         self._records: dict[str, dict] = {}
         self._objects: dict[str, list[_Object]] = {}
@@ -310,6 +305,11 @@ class TT100K(Dataset):
             self.ids.append(key)
             self._records[key] = record
             self._objects[key] = objects
+        unknown = sorted({o.category for objs in self._objects.values() for o in objs}
+                         - set(self.types)) if self.types else []
+        if unknown:  # typos such as "pl5O" would otherwise vanish into ignore regions
+            self.problems.append(f"categories not in \"types\", made ignore regions: "
+                                 f"{', '.join(unknown[:10])}")
         if self.problems:
             warnings.warn(f"{self.annotation_path} ({split}): {len(self.problems)} problem(s) "
                           f"worked around, e.g. {self.problems[0]}; see the dataset's "
@@ -329,8 +329,10 @@ class TT100K(Dataset):
             return record
         if not skip_missing:
             raise (ValueError if record is None else FileNotFoundError)(
-                message + "; pass skip_missing=True to leave such images out")
+                message + "; pass skip_missing=True (--skip-bad on the command line) to leave "
+                "such images out")
         self.problems.append(message + "; skipped")
+        self.skipped.append(message)
         return None
 
     def _parse_objects(self, record: dict, key: str) -> list[_Object]:
@@ -355,8 +357,11 @@ class TT100K(Dataset):
         for i, obj in enumerate(self._objects[key]):
             box = _clip_box(obj.box, width, height)
             if box[2] <= box[0] or box[3] <= box[1]:
+                x1, y1, x2, y2 = obj.box
+                wrong = ("has zero width or height" if x1 == x2 or y1 == y2
+                         else f"lies outside the {width}x{height} image")
                 warnings.warn(f"{self.annotation_path}, image {key}, object {i}: box "
-                              f"{obj.box} lies outside the {width}x{height} image; left out")
+                              f"{obj.box} {wrong}; left out")
                 continue
             if obj.category not in self._label:
                 ignore.append(box)

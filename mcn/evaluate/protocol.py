@@ -29,6 +29,14 @@ The TT100K protocol, rule by rule (the benchmark's ``eval_annos``), as implement
 Scores: the official default ``minscore=40`` implies scores on a 0-100 scale, the scale
 ``mcn.data.tt100k_format.detections_to_tt100k`` writes; pass ``minscore=0.4`` for
 scores in [0, 1].
+
+Where mcn parts from the letter of rules 1 and 7, and only in its reports
+(``mcn.evaluate.summary.evaluate_all``, ``mcn eval``, training's validation), it is so
+that an empty evaluation never looks perfect: rule 1 would score results that list no
+image, or leave out the images with signs, as 1.0, so the reports count every image of
+the ground truth (``omitted="miss"``: an image without results has no detections); and a
+0/0 ratio is reported as None ("n/a"), not 1. ``tt100k_eval`` keeps both rules, but
+refuses results that list no image at all.
 """
 
 from __future__ import annotations
@@ -71,10 +79,18 @@ class ScoredImages:
     det: list[Objects]
 
 
-def scored_images(gt: Annotations, results: Annotations) -> ScoredImages:
-    """Rule 1: ground truth and detections of the images in the result file."""
+def scored_images(gt: Annotations, results: Annotations, omitted: str = "skip") -> ScoredImages:
+    """Rule 1: ground truth and detections of the images in the result file.
+
+    ``omitted``: "skip" leaves out the images of ``gt`` that the results omit (rule 1);
+    "miss" scores them too, as images without detections.
+    """
+    if omitted not in ("skip", "miss"):
+        raise ValueError(f"omitted must be 'skip' or 'miss', got {omitted!r}")
     gt_images = read_images(gt, "ground truth")
-    result_images = read_images(results, "results")
+    result_images = dict(read_images(results, "results"))
+    if omitted == "miss":
+        result_images.update({i: {"objects": []} for i in gt_images if i not in result_images})
     missing = [i for i in result_images if i not in gt_images]
     if missing:
         raise ValueError(
@@ -183,6 +199,20 @@ def _ratio(numerator: int, denominator: int) -> float:
     return 1.0 if denominator == 0 else numerator / denominator
 
 
+def without_empty_ratios(counts: dict[str, Any]) -> dict[str, Any]:
+    """``count_in_bin``'s counts with accuracy None where no detection was kept and recall
+    None where there was no ground truth (rule 7 writes 1 for 0/0, which reads as perfect);
+    per-class counts too."""
+    out = dict(counts)
+    if out["num_det"] == 0:
+        out["accuracy"] = None
+    if out["num_gt"] == 0:
+        out["recall"] = None
+    if "per_class" in out:
+        out["per_class"] = {name: without_empty_ratios(c) for name, c in out["per_class"].items()}
+    return out
+
+
 def count_in_bin(
     problem: Problem,
     matches: tuple[np.ndarray, np.ndarray],
@@ -282,10 +312,17 @@ def tt100k_eval(
         dict with accuracy (= precision), recall, correct, num_gt, num_det (pooled over
         the images in ``results``), num_images, the settings, and ``per_class``: the same
         five numbers for each category of ``types``.
+
+    Raises ValueError when ``results`` list no image: by rule 1 nothing is scored, and
+    rule 7 would call that perfect.
     """
     iou, minscore = check_iou(iou), check_minscore(minscore)
     lo, hi = check_size_range(size_range)
-    problem = build_problem(scored_images(gt, results), resolve_types(types), iou)
+    parsed = scored_images(gt, results)
+    if not parsed.image_ids:
+        raise ValueError("results list no image, so nothing can be scored (only the images "
+                         "in the results are; an empty result file is not a perfect one)")
+    problem = build_problem(parsed, resolve_types(types), iou)
     counts = count_in_bin(problem, greedy_match(problem, minscore), minscore, (lo, hi), True)
     counts.update(
         num_images=problem.num_images, iou=iou, minscore=minscore, size_range=[lo, hi]

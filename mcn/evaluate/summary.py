@@ -21,7 +21,8 @@ from mcn.evaluate.coco_ap import coco_from_parsed
 from mcn.evaluate.curves import max_score, sweep
 from mcn.evaluate.protocol import (build_problem, check_bins, check_iou, check_minscore,
                                    check_num_thresholds, count_in_bin, greedy_match,
-                                   resolve_types, scored_images, size_bins)
+                                   resolve_types, scored_images, size_bins,
+                                   without_empty_ratios)
 from mcn.inference import Forward, detect_dataset
 from mcn.provenance import provenance as make_provenance
 from mcn.provenance import write_json
@@ -36,6 +37,7 @@ def evaluate_all(
     bins: Mapping[str, tuple[float, float]] | None = None,
     num_thresholds: int = 100,
     coco: bool = True,
+    omitted: str = "miss",
 ) -> dict[str, Any]:
     """TT100K numbers for every size bin, their curves and mAP, and COCO AP, in one dict.
 
@@ -44,12 +46,18 @@ def evaluate_all(
     recall of each curve at accuracy >= 0.5; "curves", each bin's
     PRCurve.to_dict(); and "coco", the coco_eval dict (None when ``coco`` is False).
     Per-class counts are kept for the "all" bin (or the first bin) only.
+
+    Nothing empty scores as perfect: a ratio of 0/0 is None (accuracy without kept
+    detections, recall without ground truth), as are the mAP and best recall of a bin
+    without ground truth; and every image of ``gt`` is scored, those the results omit as
+    images without detections (``omitted="miss"``; "skip" is TT100K's rule 1, for a
+    ground truth that holds more images than were detected, e.g. every split).
     """
     iou, minscore = check_iou(iou), check_minscore(minscore)
     num_thresholds = check_num_thresholds(num_thresholds)
     bins = check_bins(size_bins() if bins is None else bins)
     kinds = resolve_types(types)
-    parsed = scored_images(gt, results)
+    parsed = scored_images(gt, results, omitted)
     problem = build_problem(parsed, kinds, iou)
     matches = greedy_match(problem, minscore)
     detailed = "all" if "all" in bins else next(iter(bins))
@@ -58,16 +66,20 @@ def evaluate_all(
         for name, size_range in bins.items()
     }
     curves = sweep(problem, max_score(parsed), bins, num_thresholds)
+    scored = {name: tt100k[name]["num_gt"] > 0 for name in bins}  # else 0/0: None
     return {
         "settings": {
             "iou": iou, "minscore": minscore, "types": list(kinds),
             "bins": {name: list(r) for name, r in bins.items()},
             "num_images": problem.num_images, "num_thresholds": num_thresholds,
+            "omitted": omitted,
         },
-        "tt100k": tt100k,
-        "map": {name: curve.area() for name, curve in curves.items()},
-        "recall_at_accuracy_0.5": {name: curve.recall_at(0.5) for name, curve in curves.items()},
-        "curves": {name: curve.to_dict() for name, curve in curves.items()},
+        "tt100k": {name: without_empty_ratios(counts) for name, counts in tt100k.items()},
+        "map": {name: curve.area() if scored[name] else None for name, curve in curves.items()},
+        "recall_at_accuracy_0.5": {name: curve.recall_at(0.5) if scored[name] else None
+                                   for name, curve in curves.items()},
+        "curves": {name: {**curve.to_dict(), **({} if scored[name] else {"map": None})}
+                   for name, curve in curves.items()},
         "coco": coco_from_parsed(parsed, kinds, None) if coco else None,
     }
 
@@ -109,11 +121,12 @@ def score_model(model: torch.nn.Module, dataset: Dataset, classes: Sequence[str]
                 bin_scale: float = 1.0, batch_size: int = 8, top_k: int = 100,
                 ae_threshold: float = 0.5, num_dets: int = 100, forward: Forward | None = None,
                 scales: Sequence[float] = (1.0,),
-                scale_band: tuple[float, float] | None = None) -> dict[str, Any]:
+                scale_band: tuple[float, float] | None = None,
+                progress: bool = False) -> dict[str, Any]:
     """Detect every image of ``dataset`` (``mcn.inference.detect_dataset``, whose
     options the keywords are) and summarise by the TT100K protocol (``tt100k_summary``)."""
     results, gt = detect_dataset(model, dataset, classes, input_size, device,
                                  batch_size=batch_size, top_k=top_k, ae_threshold=ae_threshold,
                                  num_dets=num_dets, forward=forward, scales=scales,
-                                 scale_band=scale_band)
+                                 scale_band=scale_band, progress=progress)
     return tt100k_summary(gt, results, classes, minscore, bin_scale)

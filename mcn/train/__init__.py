@@ -5,6 +5,7 @@
 * ``loop``          ``train``: the loop from top to bottom
 * ``resume``        continuing a run from its last checkpoint
 * ``guard``         stopping a diverging run before it saves broken weights
+* ``keep``          keeping the last N checkpoints (``--keep``)
 * ``log``           the per-iteration log and its loss curves (``plot_losses``)
 * ``validation``    scoring the validation set as the run says
 * ``distributed``   the process group of torchrun

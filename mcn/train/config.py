@@ -139,6 +139,9 @@ class TrainConfig:
     # bookkeeping
     log_every: int = 20  # progress-bar refresh (the JSONL log has every iteration)
     ckpt_every: int = option(5_000, "--ckpt-every", "save last.pt every N iterations", type=int)
+    keep: int = option(  # checkpoints kept (mcn.train.keep): 1 is last.pt alone, as always
+        1, "--keep", "keep the last N checkpoints as iter-NNNNNN.pt, last.pt naming the newest "
+        "(default: 1, last.pt only)", type=int)
     eval_every: int = option(  # 0: validate only at the end
         20_000, "--eval-every", "validate every N iterations (0: at the end only)", type=int)
     time_limit_s: float | None = option(  # stop (and save) after this much training time
@@ -181,6 +184,7 @@ class TrainConfig:
             "grad_clip": (positive, "a finite number > 0 (leave it out for no clipping)"),
             "time_limit_s": (at_least(0), ">= 0"),  # 0: stop after the first iteration
             "ckpt_every": (at_least(1), ">= 1"),
+            "keep": (at_least(1), ">= 1"),
             "log_every": (at_least(1), ">= 1"),
             "eval_every": (at_least(0), ">= 0 (0: at the end only)"),
             "warmup_iters": (at_least(0), ">= 0"),

@@ -15,7 +15,8 @@ as ``mcn.train.config`` says. ``train`` runs it:
    all-reduced across processes), the loss terms (``mcn.losses.detection_loss``), a
    finiteness check, backward, optional clipping, the Adam step and the schedule step;
 4. rank 0 logs every term and the learning rate to ``OUT/log.jsonl`` (``mcn.train.log``),
-   saves ``OUT/last.pt`` every ``ckpt_every`` iterations, and every ``eval_every``
+   saves ``OUT/last.pt`` every ``ckpt_every`` iterations (and keeps the last ``keep``
+   as ``OUT/iter-NNNNNN.pt``, ``mcn.train.keep``), and every ``eval_every``
    iterations scores the validation set with the TT100K protocol
    (``mcn.train.validation``), logging to ``OUT/val.jsonl`` and keeping ``OUT/best.pt``.
 
@@ -42,14 +43,15 @@ from torch.utils.data import Dataset
 from mcn.checkpoint import (load_weights, nonfinite_tensors, rng_state, save_checkpoint,
                             set_rng_state, stored_model_config)
 from mcn.data.sources import (DataSpec, build_dataset, dataset_classes, first_items,
-                              parse_data_spec, size_bin_scale)
+                              parse_data_spec, size_bin_scale, skipped_images)
 from mcn.data.stream import make_train_loader
 from mcn.losses import LOSS_TERMS, LossWeights, detection_loss
 from mcn.provenance import provenance, write_json
 from mcn.targets import build_targets
 from mcn.train import distributed
 from mcn.train.config import TrainConfig
-from mcn.train.guard import LossGuard, TrainingDiverged
+from mcn.train.guard import LossGuard, TrainingDiverged, diverged
+from mcn.train.keep import save_kept
 from mcn.train.log import truncate_log
 from mcn.train.resume import resume_checkpoint, resume_state
 from mcn.train.schedule import build_training, change_base_lr
@@ -74,6 +76,7 @@ def train(
     resume: bool | str | os.PathLike = False,
     progress: bool = True,
     resume_overrides: Collection[str] = (),
+    skip_bad: bool = False,
 ) -> TrainResult:
     """Train a model as ``config`` says on ``data``; write the run into ``out_dir``.
 
@@ -90,23 +93,26 @@ def train(
 
     ``resume``: True continues from ``OUT/last.pt``, a path from that checkpoint.
     ``resume_overrides``: names of ``mcn.train.resume.RESUME_MAY_OVERRIDE`` (lr,
-    grad_clip) that the resumed run takes from ``config`` (recorded in config.json).
+    grad_clip, keep) that the resumed run takes from ``config`` (recorded in config.json).
+    ``skip_bad``: leave out (and count in summary.json) the TT100K or COCO images that
+    are missing or cannot be decoded. ``progress``: bars for training and validation.
     """
     info, device = distributed.setup(device)
     try:
         return _train(config, data, Path(out_dir), device, info, resume, progress,
-                      resume_overrides)
+                      resume_overrides, skip_bad)
     finally:
         distributed.cleanup()
 
 
 def _train(config: TrainConfig, data: str | DataSpec, out_dir: Path, device: torch.device,
            info: distributed.DistInfo, resume: bool | str | os.PathLike, progress: bool,
-           resume_overrides: Collection[str]) -> TrainResult:
+           resume_overrides: Collection[str], skip_bad: bool) -> TrainResult:
     spec = parse_data_spec(data)
     run, train_set, start = _setup_run(config, spec, out_dir, device, info, resume,
-                                       resume_overrides)
+                                       resume_overrides, skip_bad)
     config = run.config  # resuming restores the run's own configuration
+    run.progress = progress and info.is_main
     if info.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         truncate_log(out_dir / "log.jsonl", start)
@@ -147,14 +153,14 @@ def _train(config: TrainConfig, data: str | DataSpec, out_dir: Path, device: tor
             if config.eval_every and done % config.eval_every == 0:
                 validation = run.validate(done)
             if done % config.ckpt_every == 0:
-                run.save("last.pt", done)
+                run.save(done)
         # Dropping the iterator joins the loader's workers, so their CPU time is counted.
         del batches
         workers_cpu = _finished_children_cpu_seconds() - workers_cpu_began
         # The end of the run: final validation and checkpoint.
         if config.val_images > 0:
             validation = run.validate(done)
-        run.save("last.pt", done)
+        run.save(done)
     finally:
         if bar is not None:
             bar.close()
@@ -168,6 +174,7 @@ def _train(config: TrainConfig, data: str | DataSpec, out_dir: Path, device: tor
         "cpu_seconds": round(time.process_time() - cpu_began, 2),
         "cpu_seconds_data_workers": round(workers_cpu, 2),
         "last_losses": losses, "validation": validation, "world_size": info.world_size,
+        "skipped_images": skipped_images(train_set) + skipped_images(run.val_set),
     }
     if info.is_main:
         write_json(out_dir / "summary.json", {
@@ -192,26 +199,20 @@ class _Run:
     scaler: Any
     best_metric: float | None = None
     val_set: Dataset | None = None
+    skip_bad: bool = False  # leave out missing or undecodable images (mcn.data.check)
+    progress: bool = False  # progress bars (rank 0)
     guard: LossGuard = dataclasses.field(default_factory=LossGuard)
     #: (path, iteration) of the newest checkpoint known to hold finite weights
     last_saved: tuple[Path, int] | None = None
     resumed_checkpoint: str | None = None
+    resumed_from: tuple[Path, int] | None = None  # (checkpoint, iteration) a resume began at
     #: fields a resume changed (``resume_overrides``): name -> [old, new]
     resume_changes: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def diverged(self, reason: str, iteration: int) -> TrainingDiverged:
         """The error that stops the run: what happened, which checkpoint is good, what next."""
-        lr = self.config.lr
-        if self.last_saved is None:
-            kept = ("no checkpoint was written yet; start again with a lower --lr "
-                    f"(e.g. {lr / 10:g}), a --warmup or a --grad-clip")
-        else:
-            path, saved_at = self.last_saved
-            kept = (f"the last finite checkpoint is {path} (iteration {saved_at}); resume it "
-                    f"with other settings, e.g. mcn train --out {self.out_dir} --resume {path} "
-                    f"--lr {lr / 10:g} --grad-clip 1")
-        return TrainingDiverged(f"{reason} at iteration {iteration}; training stopped, "
-                                f"nothing broken was saved; {kept}")
+        fresh = self.resumed_from is not None and self.last_saved == self.resumed_from
+        return diverged(reason, iteration, self.config.lr, self.out_dir, self.last_saved, fresh)
 
     def check_weights(self, iteration: int) -> None:
         """Refuse to save parameters or buffers holding NaN or infinity."""
@@ -229,16 +230,16 @@ class _Run:
             "iteration": step, "config": c.to_dict(), "data": str(self.spec),
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
-            "rng": rng_state(), "best_metric": self.best_metric,
+            "rng": rng_state(), "best_metric": self.best_metric, "guard": self.guard.state_dict(),
         }
 
-    def save(self, name: str, step: int) -> None:
-        """Write OUT/name (rank 0) after making every rank's buffers equal."""
+    def save(self, step: int) -> None:
+        """Write OUT/last.pt (rank 0; the last ``keep`` kept) once all buffers agree."""
         distributed.sync_buffers(self.net)
         # Every rank holds the same weights after the all-reduced step: all stop together.
         self.check_weights(step)
         if self.info.is_main:
-            path = save_checkpoint(self.out_dir / name, self.checkpoint_state(step))
+            path = save_kept(self.out_dir, self.checkpoint_state(step), step, self.config.keep)
             self.last_saved = (path, step)
 
     def validate(self, step: int) -> dict[str, Any] | None:
@@ -250,20 +251,22 @@ class _Run:
             if self.val_set is None:
                 part = "holdout" if self.spec.kind == "coco" else "val"
                 # at most val_images images (e.g. of TT100K's 3071 test images)
-                self.val_set = first_items(build_dataset(self.spec, self.config, part),
+                self.val_set = first_items(build_dataset(self.spec, self.config, part,
+                                                         skip_bad=self.skip_bad),
                                            self.config.val_images)
             if len(self.val_set):
                 result = validation_metrics(self.model, self.val_set, self.config, self.classes,
-                                            self.device, size_bin_scale(self.spec, self.config))
+                                            self.device, size_bin_scale(self.spec, self.config),
+                                            progress=self.progress)
                 if self.model.has_mask and self.spec.kind == "synth":  # exact masks to compare with
                     result["mask_module"] = mask_module_summary(self.model, self.val_set, self.config,
                                                                 self.classes, self.device)
                 with open(self.out_dir / "val.jsonl", "a") as f:
                     f.write(json.dumps({"iter": step, **result}) + "\n")
-                if self.best_metric is None or result["map"] > self.best_metric:
+                best = -1.0 if self.best_metric is None else self.best_metric
+                if result["map"] is not None and result["map"] > best:  # None: no signs
                     self.best_metric = result["map"]
-                    # Buffers were synced above; self.save would start a collective
-                    # that only this rank joins.
+                    # buffers synced above: self.save would start a collective only this rank joins
                     save_checkpoint(self.out_dir / "best.pt", self.checkpoint_state(step))
         distributed.barrier()
         self.model.train()
@@ -272,7 +275,7 @@ class _Run:
 
 def _setup_run(config: TrainConfig, spec: DataSpec, out_dir: Path, device: torch.device,
                info: distributed.DistInfo, resume: bool | str | os.PathLike,
-               resume_overrides: Collection[str]) -> tuple[_Run, Dataset, int]:
+               resume_overrides: Collection[str], skip_bad: bool) -> tuple[_Run, Dataset, int]:
     """Seed, data, model, optimiser; restore them when resuming. -> (run, train set, start)."""
     if device.type != "cuda" and config.amp != "none":
         warnings.warn(f"amp={config.amp} needs CUDA; training in float32 on {device}")
@@ -281,7 +284,7 @@ def _setup_run(config: TrainConfig, spec: DataSpec, out_dir: Path, device: torch
         raise FileExistsError(f"{out_dir} already holds a run (last.pt); pass --resume to "
                               f"continue it or choose another --out")
     seed_everything(config.seed, config.deterministic)
-    train_set = build_dataset(spec, config, "train")
+    train_set = build_dataset(spec, config, "train", skip_bad=skip_bad)
     if len(train_set) == 0:
         raise ValueError(f"--data {spec}: the training set is empty")
     classes = dataset_classes(train_set, config)
@@ -306,10 +309,12 @@ def _setup_run(config: TrainConfig, spec: DataSpec, out_dir: Path, device: torch
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
     run = _Run(config, spec, out_dir, info, device, classes, model, net, optimizer, scheduler,
-               scaler, best_metric)
+               scaler, best_metric, skip_bad=skip_bad)
     if checkpoint is not None:
-        run.last_saved, run.resumed_checkpoint = (checkpoint, start), str(checkpoint)
+        run.last_saved = run.resumed_from = (checkpoint, start)
+        run.resumed_checkpoint = str(checkpoint)
         run.resume_changes = changes
+        run.guard.load_state_dict(state.get("guard", {}))  # older checkpoints: a fresh guard
     return run, train_set, start
 
 
@@ -386,5 +391,4 @@ def _out_of_time(config: TrainConfig, began: float) -> bool:
 
 def _finished_children_cpu_seconds() -> float:
     """CPU seconds of this process's child processes that have ended (loader workers)."""
-    times = os.times()
-    return times.children_user + times.children_system
+    return os.times().children_user + os.times().children_system

@@ -1,7 +1,8 @@
 """Resuming a run: the checkpoint's own configuration rules, a few fields may change.
 
 A resumed run continues the same run: weights, optimiser, schedule, random generators
-and the iteration come from a checkpoint (``OUT/last.pt`` by default, ``mcn.checkpoint``),
+and the iteration come from a checkpoint (``OUT/last.pt`` by default, or any file such
+as an ``iter-NNNNNN.pt`` that ``--keep`` kept; ``mcn.checkpoint``, ``mcn.train.keep``),
 and the data order is a pure function of (seed, iteration) (``mcn.data.stream``), so the
 resumed run reads exactly the samples it would have read. Only the fields of
 ``RESUME_MAY_CHANGE``, which do not change the arithmetic of training, are taken from the
@@ -27,8 +28,9 @@ RESUME_MAY_CHANGE = ("iters", "time_limit_s", "num_workers", "log_every", "ckpt_
                      "eval_batch_size", "top_k", "ae_threshold", "num_dets")
 
 #: Fields a resumed run takes from the new invocation only when they are given
-#: (``--lr``, ``--grad-clip``): they change training from the resume on.
-RESUME_MAY_OVERRIDE = ("lr", "grad_clip")
+#: (``--lr``, ``--grad-clip``: they change training from the resume on; ``--keep``: how
+#: many checkpoints stay, which a resume without it keeps as the run had it).
+RESUME_MAY_OVERRIDE = ("lr", "grad_clip", "keep")
 
 
 def resume_checkpoint(out_dir: Path, resume: bool | str | os.PathLike) -> Path | None:

@@ -24,12 +24,13 @@ def validation_metrics(model: torch.nn.Module, dataset: Dataset, config: TrainCo
                        bin_scale: float = 1.0, *, input_size: int | None = None,
                        top_k: int | None = None, forward: Forward | None = None,
                        scales: Sequence[float] = (1.0,),
-                       scale_band: tuple[float, float] | None = None) -> dict[str, Any]:
+                       scale_band: tuple[float, float] | None = None,
+                       progress: bool = False) -> dict[str, Any]:
     """Score ``model`` on ``dataset`` by the TT100K protocol; a compact summary dict.
 
     ``input_size``, ``top_k`` default to the config's; ``forward``, ``scales`` and
     ``scale_band`` are passed to ``mcn.inference.detect_dataset`` (a replacement
-    forward pass; multi-scale testing). Returns ``mcn.evaluate.tt100k_summary``'s dict:
+    forward pass; multi-scale testing), and ``progress`` (a bar over the batches). Returns ``mcn.evaluate.tt100k_summary``'s dict:
     "map" (area under the accuracy-recall curve, all sizes), "tt100k" ({bin: accuracy,
     recall, correct, num_gt, num_det}), "map_by_bin", "recall_at_accuracy_0.5", "minscore".
     """
@@ -37,7 +38,8 @@ def validation_metrics(model: torch.nn.Module, dataset: Dataset, config: TrainCo
                        minscore=config.eval_minscore, bin_scale=bin_scale,
                        batch_size=config.eval_batch_size, top_k=top_k or config.top_k,
                        ae_threshold=config.ae_threshold, num_dets=config.num_dets,
-                       forward=forward, scales=scales, scale_band=scale_band)
+                       forward=forward, scales=scales, scale_band=scale_band,
+                       progress=progress)
 
 
 def mask_module_summary(model: torch.nn.Module, dataset: Dataset, config: TrainConfig,

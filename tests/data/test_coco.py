@@ -179,3 +179,15 @@ def test_to_coco_rejects_labels_outside_the_classes():
         classes = ("only",)
     with pytest.raises(ValueError, match="outside the 1 classes"):
         to_coco(Bad())
+
+
+def test_a_zero_size_box_is_not_called_outside_the_image(tmp_path: Path):
+    ann = _write_coco(tmp_path, [{"id": 1, "image_id": 1, "category_id": 3, "bbox": [4, 4, 0, 5]},
+                                 {"id": 2, "image_id": 1, "category_id": 3, "bbox": [500, 4, 5, 5]}])
+    with pytest.warns(UserWarning) as caught:
+        _, target = CocoDetection(ann, tmp_path)[0]
+    messages = [str(w.message) for w in caught]
+    assert any("annotation 1: box [4, 4, 0, 5] has zero width or height" in m for m in messages)
+    assert any("annotation 2: box" in m and "lies outside the" in m for m in messages)
+    assert len(target["boxes"]) == 0
+    assert CocoDetection(ann, tmp_path).image_path(0) == tmp_path / "a.png"

@@ -201,9 +201,10 @@ def test_missing_image_raises_or_is_skipped_with_a_count(tt_root: Path):
     (tt_root / "train" / "102.jpg").unlink()
     with pytest.raises(FileNotFoundError, match=r"102\.jpg.*id 102"):
         TT100K(tt_root)
-    with pytest.warns(UserWarning, match="1 problem"):
+    with pytest.warns(UserWarning, match="2 problem"):  # and the unknown category zz99
         data = TT100K(tt_root, skip_missing=True)
-    assert len(data) == 3 and len(data.problems) == 1 and "102" in data.problems[0]
+    assert len(data) == 3 and len(data.problems) == 2 and "102" in data.problems[0]
+    assert data.skipped == [data.problems[0].removesuffix("; skipped")]
 
 
 def test_id_absent_from_annotations(tt_root: Path):
@@ -230,3 +231,21 @@ def test_degenerate_polygon_is_a_counted_warning(tmp_path: Path):
         data = TT100K(root)
     _, target = data[0]
     assert target["masks"][0].sum() == 7 * 7  # the box alone
+
+
+def test_unknown_categories_are_named_not_silently_ignored(tt_root: Path):
+    with pytest.warns(UserWarning, match=r"categories not in \"types\", made ignore regions: zz99"):
+        TT100K(tt_root)
+
+
+def test_a_zero_size_box_is_not_called_outside_the_image(tmp_path: Path):
+    imgs = {"7": _record("7", [{"category": "pn", "bbox": _bbox(5, 5, 5, 9)},
+                               {"category": "pn", "bbox": _bbox(100, 5, 110, 9)}])}
+    root = write_fixture(tmp_path / "r", imgs, ["7"])
+    with pytest.warns(UserWarning) as caught:
+        _, target = TT100K(root)[0]
+    messages = [str(w.message) for w in caught]
+    assert any("object 0: box (5.0, 5.0, 5.0, 9.0) has zero width or height" in m for m in messages)
+    assert any("object 1: box" in m and "lies outside the 64x48 image" in m for m in messages)
+    assert not any("object 0" in m and "outside" in m for m in messages)
+    assert len(target["boxes"]) == 0

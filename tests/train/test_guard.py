@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -98,3 +99,60 @@ def test_resume_may_lower_the_learning_rate_and_records_it(tmp_path):
     record = json.loads((run / "config.json").read_text())
     assert record["provenance"]["resume_changes"] == {"lr": [1e-3, 1e-4], "grad_clip": [5.0, 0.5]}
     assert record["config"]["grad_clip"] == 0.5
+
+
+def test_a_loss_that_keeps_growing_stops_the_run_though_no_step_jumps():
+    guard = LossGuard()
+    totals = [30.0] * 20 + [30.0 * 1.2 ** k for k in range(1, 60)]  # +20 % a step: no jump
+    problems = [guard.check(("total",), [t]) for t in totals]
+    stopped = next(i for i, p in enumerate(problems) if p)
+    assert "grew past 10 x that of the first 20" in problems[stopped]
+    # it stops once the median of the last 20 (the 10th-11th newest) passes 300
+    assert 30.0 * 1.2 ** (stopped - 20 - 9) > 300 and stopped < len(totals) - 1
+
+
+@pytest.mark.parametrize("run", ["tiny-mask-cornernet", "book-mask-cornernet", "book-cornernet-squeeze"])
+def test_the_committed_healthy_runs_never_trip_the_guard(run):
+    log = Path(__file__).resolve().parents[2] / "data" / "runs" / run / "log.jsonl"
+    guard = LossGuard()
+    for record in read_log(log):
+        assert guard.check(("total",), [record["total"]]) is None, record["iter"]
+
+
+def test_a_slow_divergence_stops_the_run_like_a_nan(tmp_path, monkeypatch):
+    import mcn.train.loop as loop
+    real_loss, calls = loop.detection_loss, {"n": 0}
+
+    def growing(outputs, targets, weights):
+        calls["n"] += 1
+        losses = real_loss(outputs, targets, weights)
+        losses["total"] = losses["total"] * 1.3 ** max(0, calls["n"] - 20)
+        return losses
+
+    monkeypatch.setattr(loop, "detection_loss", growing)
+    run = tmp_path / "run"
+    with pytest.raises(TrainingDiverged, match=r"grew past 10 x .* at iteration \d+; training "
+                                               r"stopped.*last finite checkpoint is .*last.pt"):
+        train(small_config(iters=60, ckpt_every=10), "synth", run, "cpu", progress=False)
+    assert load_checkpoint(run / "last.pt")["iteration"] in (20, 30, 40)
+
+
+def test_a_resumed_run_is_judged_against_the_whole_run(tmp_path, monkeypatch):
+    """The guard's memory travels in the checkpoint: a run resumed from weights that are
+    finite but broken stops at once, instead of taking its first huge loss as normal."""
+    run = tmp_path / "run"
+    train(small_config(iters=2), "synth", run, "cpu", progress=False)
+    assert len(load_checkpoint(run / "last.pt")["guard"]["totals"]) == 2
+    import mcn.train.loop as loop
+    real_loss = loop.detection_loss
+
+    def broken(outputs, targets, weights):
+        losses = real_loss(outputs, targets, weights)
+        losses["total"] = losses["total"] * 1e6
+        return losses
+
+    monkeypatch.setattr(loop, "detection_loss", broken)
+    with pytest.raises(TrainingDiverged, match=r"exceeds 10000 x its running median .* at "
+                                               r"iteration 3.*resumed from .*last.pt diverged at "
+                                               r"its first step.*in a new --out"):
+        train(small_config(iters=6), "synth", run, "cpu", resume=True, progress=False)

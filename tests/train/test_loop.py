@@ -144,3 +144,13 @@ def test_resume_rebuilds_the_saved_network_even_if_the_preset_changed(tmp_path, 
     resumed = train(small_config(iters=2), "synth", run, "cpu", resume=True, progress=False)
     assert resumed.model.config.width == wider.width / 2
     assert [r["iter"] for r in read_log(run / "log.jsonl")] == [1, 2]
+
+
+def test_the_validation_at_the_end_of_training_shows_progress(tmp_path, capsys):
+    train(small_config(iters=1, val_images=2, eval_every=0), "synth", tmp_path / "run", "cpu",
+          progress=True)
+    err = capsys.readouterr().err
+    assert "detect" in err and "1/1" in err  # one batch of 2 validation images
+    train(small_config(iters=1, val_images=2, eval_every=0), "synth", tmp_path / "quiet", "cpu",
+          progress=False)
+    assert capsys.readouterr().err == ""
