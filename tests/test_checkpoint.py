@@ -190,3 +190,13 @@ def test_weights_in_the_wrong_variant_say_what_differs(tmp_path):
     wider = build_model("mask-cornernet", 5, "tiny").state_dict()
     with pytest.raises(CheckpointError, match=r"\d+ of another shape \(e\.g\. \S+: \([\d, ]+\) in the file, \([\d, ]+\) here\)"):
         load_weights(target, {"variant": "mask-cornernet", "model": wider}, "checkpoint y.pt")
+
+
+def test_every_shipped_weights_file_carries_a_checksum_that_matches():
+    from mcn.checkpoint import WEIGHTS, content_checksum
+
+    files = sorted(WEIGHTS.glob("*/*.pt"))
+    assert len(files) >= 7   # five tiny variants, two book-scale models
+    for path in files:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        assert state.get("checksum") == content_checksum(state), path
