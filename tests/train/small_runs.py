@@ -13,3 +13,20 @@ def small_config(**changes) -> TrainConfig:
                   warmup_iters=2, augment=True)
     fields.update(changes)
     return get_config("tiny", **fields)
+
+
+def blow_up_loss(monkeypatch, at_call: int, factor: float) -> None:
+    """Make the trainer's ``detection_loss`` multiply the total loss by ``factor`` on its
+    ``at_call``-th call (a NaN or an exploding loss on demand)."""
+    import mcn.train.loop as loop
+
+    real_loss, calls = loop.detection_loss, {"n": 0}
+
+    def exploding(outputs, targets, weights):
+        calls["n"] += 1
+        losses = real_loss(outputs, targets, weights)
+        if calls["n"] == at_call:
+            losses["total"] = losses["total"] * factor
+        return losses
+
+    monkeypatch.setattr(loop, "detection_loss", exploding)

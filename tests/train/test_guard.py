@@ -12,6 +12,7 @@ from mcn.checkpoint import CheckpointError, load_checkpoint, load_model, nonfini
 from mcn.classes import top_classes
 from mcn.train import TrainingDiverged, get_config, read_log, train
 from mcn.train.guard import LossGuard
+from tests.train.small_runs import blow_up_loss
 
 TERMS = ("det", "total")
 
@@ -40,17 +41,7 @@ def test_nonfinite_tensors_lists_floating_tensors_only():
 
 
 def test_an_exploding_loss_stops_the_run_like_a_nan(tmp_path, monkeypatch):
-    import mcn.train.loop as loop
-    real_loss, calls = loop.detection_loss, {"n": 0}
-
-    def exploding(outputs, targets, weights):
-        calls["n"] += 1
-        losses = real_loss(outputs, targets, weights)
-        if calls["n"] == 3:
-            losses["total"] = losses["total"] * 1e8
-        return losses
-
-    monkeypatch.setattr(loop, "detection_loss", exploding)
+    blow_up_loss(monkeypatch, at_call=3, factor=1e8)
     run = tmp_path / "run"
     with pytest.raises(TrainingDiverged, match=r"exceeds .* at iteration 3.*last finite "
                                                r"checkpoint is .*last.pt \(iteration 2\)"):

@@ -10,7 +10,7 @@ import torch
 from mcn.checkpoint import CHECKPOINT_FORMAT, load_checkpoint
 from mcn.train import TrainingDiverged, read_log, train
 from mcn.train.keep import kept_checkpoints, save_kept
-from tests.train.small_runs import small_config
+from tests.train.small_runs import blow_up_loss, small_config
 
 
 def names(folder) -> list[str]:
@@ -64,17 +64,7 @@ def test_a_run_keeps_its_checkpoints_and_resumes_from_an_earlier_one(tmp_path):
 
 
 def test_a_diverged_run_names_its_newest_kept_checkpoint(tmp_path, monkeypatch):
-    import mcn.train.loop as loop
-    real_loss, calls = loop.detection_loss, {"n": 0}
-
-    def exploding(outputs, targets, weights):
-        calls["n"] += 1
-        losses = real_loss(outputs, targets, weights)
-        if calls["n"] == 4:
-            losses["total"] = losses["total"] * float("nan")
-        return losses
-
-    monkeypatch.setattr(loop, "detection_loss", exploding)
+    blow_up_loss(monkeypatch, at_call=4, factor=float("nan"))
     run = tmp_path / "run"
     with pytest.raises(TrainingDiverged, match=r"last finite checkpoint is \S*iter-000003.pt "
                                                r"\(iteration 3\).*--resume \S*iter-000003.pt"):
