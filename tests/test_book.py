@@ -75,6 +75,9 @@ def test_html_builds_without_warnings_and_launch_links_resolve(tmp_path):
     assert offline_assets.main([]) == 0      # MathJax and the widget manager, fetched once
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["execute"] = {"execute_notebooks": "off"}
+    # Without execution no chapter glues its outputs, so the introduction's pasted table
+    # has nothing to paste: that one warning is expected here (make book executes).
+    config["sphinx"]["config"]["suppress_warnings"].append("mystnb.glue_ref")
     config_path = tmp_path / "_config.yml"
     config_path.write_text(yaml.safe_dump(config))
     jb = Path(sys.executable).with_name("jupyter-book")
@@ -103,6 +106,8 @@ def test_html_builds_without_warnings_and_launch_links_resolve(tmp_path):
         order = [s for s in sources if "require.js" in s or "embed-amd.js" in s]
         assert order == sorted(order, key=lambda s: "embed-amd" in s), f"{page.name}: {order}"
     assert not remote, f"scripts loaded from the network: {sorted(remote)}"
+    assert any(src.split("?")[0].endswith("mathjax/tex-mml-chtml.js") for src in local)
+    # Pages load the widget manager only where an executed cell left widgets, which a
+    # build without execution has none of; its files must be in place all the same.
     for served in ("mathjax/tex-mml-chtml.js", "requirejs/require.js", "widgets/embed-amd.js"):
-        assert any(src.split("?")[0].endswith(served) for src in local), f"no page loads {served}"
         assert (html / "_static" / served).is_file(), served
