@@ -36,7 +36,7 @@ from torch.utils.data import Dataset
 
 from mcn.classes import resolve_classes
 from mcn.data.images import load_image, save_image
-from mcn.data.tt100k import make_target, object_mask, read_json
+from mcn.data.tt100k import empty_box_reason, make_target, object_mask, read_json
 from mcn.data.tt100k_writer import classes_of, progress_bar
 
 
@@ -280,8 +280,7 @@ class CocoDetection(Dataset):
             box = [min(max(v, 0.0), limit) for v, limit in
                    zip((x, y, x + w, y + h), (width, height, width, height))]
             if box[2] <= box[0] or box[3] <= box[1]:
-                wrong = ("has zero width or height" if w == 0 or h == 0
-                         else f"lies outside the {width}x{height} image")
+                wrong = empty_box_reason((x, y, x + w, y + h), width, height)
                 warnings.warn(f"{self.ann_file}, annotation {ann.get('id')}: box {ann['bbox']} "
                               f"{wrong}; left out")
                 continue

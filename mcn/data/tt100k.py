@@ -357,11 +357,8 @@ class TT100K(Dataset):
         for i, obj in enumerate(self._objects[key]):
             box = _clip_box(obj.box, width, height)
             if box[2] <= box[0] or box[3] <= box[1]:
-                x1, y1, x2, y2 = obj.box
-                wrong = ("has zero width or height" if x1 == x2 or y1 == y2
-                         else f"lies outside the {width}x{height} image")
                 warnings.warn(f"{self.annotation_path}, image {key}, object {i}: box "
-                              f"{obj.box} {wrong}; left out")
+                              f"{obj.box} {empty_box_reason(obj.box, width, height)}; left out")
                 continue
             if obj.category not in self._label:
                 ignore.append(box)
@@ -388,6 +385,14 @@ class TT100K(Dataset):
     def __repr__(self) -> str:
         return (f"TT100K(root={str(self.root)!r}, split={self.split!r}, "
                 f"classes={len(self.classes)} names, images={len(self)})")
+
+
+def empty_box_reason(box: Sequence[float], width: int, height: int) -> str:
+    """Why box (x1, y1, x2, y2) is empty once clipped to a width x height image."""
+    x1, y1, x2, y2 = box
+    if x1 == x2 or y1 == y2:
+        return "has zero width or height"
+    return f"lies outside the {width}x{height} image"
 
 
 def _clip_box(box: Sequence[float], width: int, height: int) -> list[float]:

@@ -120,7 +120,8 @@ def _train(config: TrainConfig, data: str | DataSpec, out_dir: Path, device: tor
         write_json(out_dir / "config.json", {
             "provenance": provenance(config, config.seed, device, data=str(spec),
                                      world_size=info.world_size, resumed_from=start or None,
-                                     resumed_checkpoint=run.resumed_checkpoint,
+                                     resumed_checkpoint=(str(run.resumed_from[0])
+                                                         if run.resumed_from else None),
                                      resume_changes=run.resume_changes or None),
             "config": config.to_dict(), "classes": list(run.classes)})
     run.model.train()
@@ -204,7 +205,6 @@ class _Run:
     guard: LossGuard = dataclasses.field(default_factory=LossGuard)
     #: (path, iteration) of the newest checkpoint known to hold finite weights
     last_saved: tuple[Path, int] | None = None
-    resumed_checkpoint: str | None = None
     resumed_from: tuple[Path, int] | None = None  # (checkpoint, iteration) a resume began at
     #: fields a resume changed (``resume_overrides``): name -> [old, new]
     resume_changes: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -312,7 +312,6 @@ def _setup_run(config: TrainConfig, spec: DataSpec, out_dir: Path, device: torch
                scaler, best_metric, skip_bad=skip_bad)
     if checkpoint is not None:
         run.last_saved = run.resumed_from = (checkpoint, start)
-        run.resumed_checkpoint = str(checkpoint)
         run.resume_changes = changes
         run.guard.load_state_dict(state.get("guard", {}))  # older checkpoints: a fresh guard
     return run, train_set, start
