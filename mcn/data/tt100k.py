@@ -389,8 +389,7 @@ class TT100K(Dataset):
 
 def empty_box_reason(box: Sequence[float], width: int, height: int) -> str:
     """Why box (x1, y1, x2, y2) is empty once clipped to a width x height image."""
-    x1, y1, x2, y2 = box
-    if x1 == x2 or y1 == y2:
+    if box[0] == box[2] or box[1] == box[3]:
         return "has zero width or height"
     return f"lies outside the {width}x{height} image"
 
