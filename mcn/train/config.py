@@ -132,6 +132,9 @@ class TrainConfig:
         True, "--no-augment", "no random crop / colour augmentation", action="store_true",
         convert=lambda given: not given)
     num_workers: int = option(4, "--workers", "DataLoader worker processes", type=int)
+    init_from: str | None = option(  # fine-tuning: weights only, a fresh optimiser at step 0
+        None, "--init", "start from the weights of this checkpoint (same variant, classes and "
+        "model size); optimiser, schedule and iteration start afresh", metavar="CHECKPOINT")
     # reproducibility
     seed: int = option(0, "--seed", "random seed", type=int)
     deterministic: bool = option(  # torch.use_deterministic_algorithms (slower on CUDA)

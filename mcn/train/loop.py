@@ -53,7 +53,7 @@ from mcn.train.config import TrainConfig
 from mcn.train.guard import LossGuard, TrainingDiverged, diverged
 from mcn.train.keep import save_kept
 from mcn.train.log import truncate_log
-from mcn.train.resume import resume_checkpoint, resume_state
+from mcn.train.resume import initial_weights, resume_checkpoint, resume_state
 from mcn.train.schedule import build_training, change_base_lr
 from mcn.train.validation import mask_module_summary, validation_metrics
 
@@ -291,8 +291,12 @@ def _setup_run(config: TrainConfig, spec: DataSpec, out_dir: Path, device: torch
     state, changes = None, {}
     if checkpoint is not None:
         state, config, changes = resume_state(checkpoint, config, len(classes), resume_overrides)
-    saved_sizes = stored_model_config(state) if state is not None else None
+    init = initial_weights(config, len(classes)) if state is None else None
+    source = state if state is not None else init
+    saved_sizes = stored_model_config(source) if source is not None else None
     model, optimizer, scheduler = build_training(config, len(classes), device, saved_sizes)
+    if init is not None:
+        load_weights(model, init, config.init_from)
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and config.amp == "fp16")
     start, best_metric = 0, None
     if state is not None:

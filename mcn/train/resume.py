@@ -8,7 +8,8 @@ resumed run reads exactly the samples it would have read. Only the fields of
 ``RESUME_MAY_CHANGE``, which do not change the arithmetic of training, are taken from the
 new invocation, and those of ``RESUME_MAY_OVERRIDE`` when they are given explicitly: a
 run that diverged continues from its last finite checkpoint with a lower learning rate
-or with clipping. Taught in chapter 9.
+or with clipping. A new run may instead start from another run's weights alone
+(``--init``, ``initial_weights``): fine-tuning with a new recipe. Taught in chapter 9.
 """
 
 from __future__ import annotations
@@ -69,3 +70,24 @@ def resume_state(path: Path, config: TrainConfig, num_classes: int,
                if name in overrides and getattr(saved, name) != getattr(config, name)}
     return state, dataclasses.replace(
         saved, **{name: getattr(config, name) for name in taken}), changes
+
+
+def initial_weights(config: TrainConfig, num_classes: int) -> dict[str, Any] | None:
+    """The checkpoint named by ``config.init_from`` (None when not set), checked to fit.
+
+    Only its weights (and model sizes) are used: the new run has its own recipe, a fresh
+    optimiser and schedule, and starts at iteration 0.
+    """
+    if config.init_from is None:
+        return None
+    path = Path(config.init_from)
+    if not path.exists():
+        raise FileNotFoundError(f"--init: no checkpoint {path}")
+    state = load_checkpoint(path)
+    check_compatible(state, config.variant, num_classes, source=f"--init {path}")
+    saved = state.get("config") or {}
+    names = saved.get("classes")
+    if isinstance(names, (list, tuple)) and tuple(names) != tuple(config.class_names):
+        raise CheckpointError(f"--init {path} was trained on classes {list(names)} but the run "
+                              f"asks for {list(config.class_names)}")
+    return state
