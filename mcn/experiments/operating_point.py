@@ -61,6 +61,9 @@ def test_figures(gt: dict, results: dict, classes: Sequence[str], bin_scale: flo
         figures[name] = {"accuracy": at["accuracy"], "recall": at["recall"], "num_gt": at["num_gt"],
                          **{f"recall_at_accuracy_{a}": curves[name].recall_at(a) for a in ACCURACY_LEVELS},
                          "map": curves[name].area()}
+        if name == "all":  # which classes the threshold keeps and which it loses
+            figures[name]["per_class"] = {
+                c: {k: at["per_class"][c][k] for k in ("accuracy", "recall", "num_gt")} for c in classes}
     return figures
 
 
@@ -82,6 +85,7 @@ def operating_point(checkpoint: str | os.PathLike, num_validation: int = 300, nu
     results, gt = detections(model, config, classes, test, device)
     figures = test_figures(gt, results, classes, bin_scale, chosen["minscore"])
     row = {"variant": config.variant, "preset": config.preset, "iterations": int(state["iteration"]),
+           "init_from": config.init_from, "train_class_balance": config.train_class_balance,
            "params": sum(p.numel() for p in model.parameters()),
            "validation": {"scenes": num_validation, "seed": validation_seed, **chosen},
            "test": {"scenes": num_test, **figures},

@@ -17,7 +17,8 @@ tests check against the real layers and the book uses to explain where the weigh
 Taught in chapters 3 to 6.
 """
 
-from mcn.nn.conv import ConvBN, ConvBNReLU, conv_bn_params, count_parameters
+from mcn.nn.conv import (ConvBN, ConvBNReLU, SubsampledPointwiseConv, conv2d, conv_bn_params,
+                         count_parameters)
 from mcn.nn.corner_pool import DIRECTIONS, CornerPool, corner_pool, corner_pool_params
 from mcn.nn.em_attention import EMAU, attention_stats, em_iterations, emau_params
 from mcn.nn.fire import Fire, fire_params
@@ -45,6 +46,8 @@ __all__ = [
     "Residual",
     "SpatialGroupEnhance",
     "Stem",
+    "SubsampledPointwiseConv",
+    "conv2d",
     "conv_bn_params",
     "corner_head_params",
     "corner_heads_params",

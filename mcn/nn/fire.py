@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mcn.nn.conv import conv2d
 from mcn.nn.sge import SpatialGroupEnhance, sge_params
 
 
@@ -41,7 +42,7 @@ class Fire(nn.Module):
         half = cout // 2
         self.squeeze = nn.Conv2d(cin, half, 1, bias=False)
         self.squeeze_bn = nn.BatchNorm2d(half)
-        self.expand_1x1 = nn.Conv2d(half, half, 1, stride=stride, bias=False)
+        self.expand_1x1 = conv2d(half, half, 1, stride)
         self.expand_3x3 = nn.Conv2d(half, half, 3, stride=stride, padding=1, groups=half, bias=False)
         self.expand_bn = nn.BatchNorm2d(cout)
         self.sge = SpatialGroupEnhance(sge_groups, channels=cout) if sge_groups else None
