@@ -22,6 +22,7 @@ EXAMPLES = """examples:
   mcn train --preset tiny --data synth --out runs/tiny
   mcn train --preset tiny --data synth --out runs/tiny --resume --iters 2000
   mcn train --preset tiny --data synth --out runs/tiny --resume runs/tiny/last.pt --lr 1e-3 --grad-clip 1
+  mcn train --preset book --init runs/book/last.pt --train-balance uniform --iters 6000 --out runs/book-tuned   (fine-tune)
   mcn train --preset paper --variant cornernet-squeeze --data tt100k:/data/tt100k --out runs/squeeze --device cuda --amp bf16
   mcn train --preset tiny --data coco:annotations.json:images --out runs/mine
   torchrun --nproc_per_node 2 -m mcn train --preset tiny --data synth --out runs/ddp"""

@@ -272,6 +272,8 @@ TINY = TrainConfig(
 
 # The tiny recipe for a couple of CPU-hours on the wider book model (``mcn.models.BOOK``);
 # the runs and their results: chapter 9 and data/results/experiment_operating-point.json.
+# The shipped book weights add a second stage from these (``--init``, a uniform class
+# mix, 6000 steps; the commands in data/runs/book-*-balanced/config.json).
 BOOK = dataclasses.replace(
     TINY,
     preset="book",
