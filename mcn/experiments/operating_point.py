@@ -61,9 +61,9 @@ def test_figures(gt: dict, results: dict, classes: Sequence[str], bin_scale: flo
         figures[name] = {"accuracy": at["accuracy"], "recall": at["recall"], "num_gt": at["num_gt"],
                          **{f"recall_at_accuracy_{a}": curves[name].recall_at(a) for a in ACCURACY_LEVELS},
                          "map": curves[name].area()}
-        if name == "all":  # which classes the threshold keeps and which it loses
-            figures[name]["per_class"] = {
-                c: {k: at["per_class"][c][k] for k in ("accuracy", "recall", "num_gt")} for c in classes}
+        # which classes the threshold keeps and which it loses, in every size bin
+        figures[name]["per_class"] = {
+            c: {k: at["per_class"][c][k] for k in ("accuracy", "recall", "num_gt")} for c in classes}
     return figures
 
 

@@ -36,4 +36,5 @@ def test_figures_name_the_classes_the_threshold_loses():
     per_class = figures["all"]["per_class"]
     assert per_class["pn"]["recall"] == 1.0 and per_class["pn"]["num_gt"] == 2
     assert per_class["pl40"]["recall"] == 0.0 and per_class["pl40"]["num_gt"] == 2
-    assert "per_class" not in figures["small"]
+    assert figures["medium"]["per_class"]["pl40"]["num_gt"] == 2  # 40-pixel boxes: medium
+    assert figures["small"]["per_class"]["pl40"]["num_gt"] == 0
