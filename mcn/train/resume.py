@@ -55,10 +55,7 @@ def resume_state(path: Path, config: TrainConfig, num_classes: int,
     """
     state = load_checkpoint(path)
     check_compatible(state, config.variant, num_classes, source=str(path))
-    saved = TrainConfig.from_dict(state["config"])
-    if saved.class_names != config.class_names and not isinstance(saved.classes, str):
-        raise CheckpointError(f"{path} was trained on classes {list(saved.class_names)} but "
-                              f"the run asks for {list(config.class_names)}")
+    saved = check_same_classes(state, config, source=str(path))
     taken = RESUME_MAY_CHANGE + tuple(n for n in RESUME_MAY_OVERRIDE if n in overrides)
     ignored = [f.name for f in dataclasses.fields(TrainConfig)
                if f.name not in RESUME_MAY_CHANGE + RESUME_MAY_OVERRIDE
@@ -85,9 +82,15 @@ def initial_weights(config: TrainConfig, num_classes: int) -> dict[str, Any] | N
         raise FileNotFoundError(f"--init: no checkpoint {path}")
     state = load_checkpoint(path)
     check_compatible(state, config.variant, num_classes, source=f"--init {path}")
-    saved = state.get("config") or {}
-    names = saved.get("classes")
-    if isinstance(names, (list, tuple)) and tuple(names) != tuple(config.class_names):
-        raise CheckpointError(f"--init {path} was trained on classes {list(names)} but the run "
-                              f"asks for {list(config.class_names)}")
+    check_same_classes(state, config, source=f"--init {path}")
     return state
+
+
+def check_same_classes(state: dict[str, Any], config: TrainConfig, source: str) -> TrainConfig:
+    """The checkpoint's own ``TrainConfig``; ``CheckpointError`` naming ``source`` when it
+    was trained on another list of classes than ``config`` asks for."""
+    saved = TrainConfig.from_dict(state["config"])
+    if saved.class_names != config.class_names and not isinstance(saved.classes, str):
+        raise CheckpointError(f"{source} was trained on classes {list(saved.class_names)} but "
+                              f"the run asks for {list(config.class_names)}")
+    return saved
