@@ -24,17 +24,21 @@ EXAMPLES = """examples:
   mcn experiment scales --runs mcn/weights/tiny"""
 
 EXPERIMENT_VARIANTS = {"stacks": "mask-cornernet,cornernet-mask", "proposals": "mask-cornernet",
-                       "scales": "mask-cornernet", "operating-point": "mask-cornernet,cornernet-squeeze"}
+                       "scales": "mask-cornernet", "operating-point": "mask-cornernet,cornernet-squeeze",
+                       "corner-confusion": "mask-cornernet,cornernet-squeeze"}
 
 
 def add_parser(commands: Any) -> None:
     """The "experiment" command."""
     p = add_command(commands, "experiment", "redo the paper's tables and figures with trained tiny models",
                     cmd_experiment, EXAMPLES)
-    p.add_argument("name", choices=["ablation", "stacks", "proposals", "speed", "scales", "operating-point"],
+    p.add_argument("name", choices=["ablation", "stacks", "proposals", "speed", "scales", "operating-point",
+                            "corner-confusion"],
                    help="ablation (Table 1), stacks (Table 2), proposals (Fig. 8), speed (Table 3, "
                         "Fig. 9), scales (multi-scale testing, chosen on validation scenes), "
-                        "operating-point (accuracy and recall at a threshold chosen on validation scenes)")
+                        "operating-point (accuracy and recall at a threshold chosen on validation scenes), "
+                        "corner-confusion (what each class channel says at the corners of each "
+                        "class's signs)")
     p.add_argument("--runs", default="runs/ablation",
                    help="folder with VARIANT/last.pt run folders or VARIANT.pt files (default: runs/ablation)")
     p.add_argument("--variants", help="comma-separated variants (default: all five; stacks: "
@@ -107,6 +111,9 @@ def _run(args: argparse.Namespace, checkpoints: dict, variants: list[str], devic
         return {"checkpoint": str(first),
                 **experiments.scales_experiment(first, test_images=num or 200, device=device,
                                                 progress=progress)}
+    if args.name == "corner-confusion":
+        return {"rows": [experiments.corner_confusion_row(checkpoints[v], num or 150, device)
+                         for v in variants]}
     if args.name == "operating-point":
         return {"rows": [experiments.operating_point(checkpoints[v], num_test=num or 1000, device=device)
                          for v in variants]}
