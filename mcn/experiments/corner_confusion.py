@@ -16,17 +16,11 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from mcn.corners import corner_cells
+from mcn.corners import corner_cells, local_max
 from mcn.data import eval_transform
 from mcn.evaluate import size_bins
 from mcn.experiments.common import load_run, test_scenes
-
-
-def _window_max(heat: torch.Tensor) -> torch.Tensor:
-    """(C, h, w) -> (C, h, w): the largest value in the 3 x 3 window around each cell."""
-    return F.max_pool2d(heat[None], 3, stride=1, padding=1)[0]
 
 
 def corner_heat(model: torch.nn.Module, image: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
@@ -36,8 +30,8 @@ def corner_heat(model: torch.nn.Module, image: torch.Tensor, boxes: torch.Tensor
     """
     with torch.no_grad():
         out = model(image[None])
-    tl_heat = _window_max(torch.sigmoid(out["tl_heat"][0]))
-    br_heat = _window_max(torch.sigmoid(out["br_heat"][0]))
+    tl_heat = local_max(torch.sigmoid(out["tl_heat"]))[0]
+    br_heat = local_max(torch.sigmoid(out["br_heat"]))[0]
     height, width = tl_heat.shape[-2:]
     tl, _, br, _ = corner_cells(boxes, model.stride)
     tl_x, tl_y = tl[:, 0].clamp(0, width - 1), tl[:, 1].clamp(0, height - 1)
@@ -45,44 +39,55 @@ def corner_heat(model: torch.nn.Module, image: torch.Tensor, boxes: torch.Tensor
     return ((tl_heat[:, tl_y, tl_x] + br_heat[:, br_y, br_x]) / 2).T
 
 
-def corner_confusion(model: torch.nn.Module, scenes: Any, classes: Sequence[str], input_size: int,
-                     size_range: tuple[float, float] = (0.0, float("inf"))) -> dict[str, Any]:
-    """Mean corner heat per (true class, channel) over the signs of ``scenes`` whose long
-    side (scene pixels) is in ``size_range``.
-
-    Returns {"classes", "size_range", "signs": count per true class, "heat": rows of
-    per-channel means (null for a class without signs)}.
-    """
+def sign_corner_heat(model: torch.nn.Module, scenes: Any,
+                     input_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every sign of ``scenes``: (long side in scene pixels (N,), label (N,), corner heat
+    (N, num_classes)); one forward pass per scene."""
     transform = eval_transform(input_size)
-    total = np.zeros((len(classes), len(classes)))
-    count = np.zeros(len(classes), dtype=int)
+    sides, labels, heats = [], [], []
     model.eval()
     for index in range(len(scenes)):
         item = scenes[index]
         scene_boxes = torch.as_tensor(item[1]["boxes"], dtype=torch.float32)
-        image, target = transform(*item, rng=np.random.default_rng(index))
-        boxes, labels = target["boxes"], target["labels"]
-        sides = (scene_boxes[:, 2:] - scene_boxes[:, :2]).amax(dim=1)
-        keep = (sides >= size_range[0]) & (sides < size_range[1])
-        if not bool(keep.any()):
+        if len(scene_boxes) == 0:
             continue
-        heat = corner_heat(model, image, boxes[keep]).double().numpy()
-        for row, label in zip(heat, labels[keep].tolist()):
-            total[label] += row
-            count[label] += 1
-    heat_rows = [(total[c] / count[c]).round(4).tolist() if count[c] else None
-                 for c in range(len(classes))]
+        image, target = transform(*item, rng=np.random.default_rng(index))
+        sides.append((scene_boxes[:, 2:] - scene_boxes[:, :2]).amax(dim=1).numpy())
+        labels.append(target["labels"].numpy())
+        heats.append(corner_heat(model, image, target["boxes"]).double().numpy())
+    if not heats:
+        return np.zeros(0), np.zeros(0, dtype=int), np.zeros((0, 0))
+    return np.concatenate(sides), np.concatenate(labels), np.concatenate(heats)
+
+
+def confusion_table(sides: np.ndarray, labels: np.ndarray, heat: np.ndarray,
+                    classes: Sequence[str], size_range: tuple[float, float]) -> dict[str, Any]:
+    """Mean corner heat per (true class, channel) over the signs whose long side is in
+    ``size_range``: {"classes", "size_range", "signs": count per true class, "heat": rows
+    of per-channel means (None for a class without signs)}."""
+    keep = (sides >= size_range[0]) & (sides < size_range[1])
+    count = np.bincount(labels[keep], minlength=len(classes))
+    rows = [heat[keep & (labels == c)].mean(axis=0).round(4).tolist() if count[c] else None
+            for c in range(len(classes))]
     return {"classes": list(classes), "size_range": list(size_range),
-            "signs": dict(zip(classes, count.tolist())), "heat": dict(zip(classes, heat_rows))}
+            "signs": dict(zip(classes, count.tolist())), "heat": dict(zip(classes, rows))}
+
+
+def corner_confusion(model: torch.nn.Module, scenes: Any, classes: Sequence[str], input_size: int,
+                     size_range: tuple[float, float] = (0.0, float("inf"))) -> dict[str, Any]:
+    """``confusion_table`` of the signs of ``scenes`` whose long side (scene pixels) is in
+    ``size_range``."""
+    return confusion_table(*sign_corner_heat(model, scenes, input_size), classes, size_range)
 
 
 def corner_confusion_row(checkpoint: Any, num_test: int = 150,
                          device: str | torch.device = "cpu") -> dict[str, Any]:
-    """``corner_confusion`` of a trained run on the test scenes, per TT100K size bin."""
+    """``corner_confusion`` of a trained run on the test scenes, per TT100K size bin (the
+    scenes are seen once; the bins split their signs)."""
     model, config, classes, _ = load_run(checkpoint, device)
-    scenes = test_scenes(config, num_test)
+    signs = sign_corner_heat(model, test_scenes(config, num_test), config.eval_size)
     bins = {name: bounds for name, bounds in size_bins(config.image_size / 512).items()
             if name != "all"}
     return {"variant": config.variant, "checkpoint": str(checkpoint), "scenes": num_test,
-            "bins": {name: corner_confusion(model, scenes, classes, config.eval_size, bounds)
+            "bins": {name: confusion_table(*signs, classes, bounds)
                      for name, bounds in bins.items()}}

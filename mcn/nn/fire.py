@@ -43,7 +43,7 @@ class Fire(nn.Module):
         self.squeeze = nn.Conv2d(cin, half, 1, bias=False)
         self.squeeze_bn = nn.BatchNorm2d(half)
         self.expand_1x1 = conv2d(half, half, 1, stride)
-        self.expand_3x3 = nn.Conv2d(half, half, 3, stride=stride, padding=1, groups=half, bias=False)
+        self.expand_3x3 = conv2d(half, half, 3, stride, groups=half)  # depthwise
         self.expand_bn = nn.BatchNorm2d(cout)
         self.sge = SpatialGroupEnhance(sge_groups, channels=cout) if sge_groups else None
         self.skip = stride == 1 and cin == cout
