@@ -68,7 +68,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         convert = f.metadata.get("convert")
         value = convert(value) if convert else value
         if isinstance(value, dict):  # e.g. --loss-weights changes some of the preset's weights
-            value = {**getattr(preset, f.name), **value}
+            value = {**(getattr(preset, f.name) or {}), **value}
         overrides[f.name] = value
     return get_config(args.preset, **overrides)
 

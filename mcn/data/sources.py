@@ -36,6 +36,7 @@ class DataConfig(Protocol):
     val_images: int  # images scored at each validation
     train_signs_per_image: float | None  # mean signs per synthetic training scene
     train_class_balance: str | None  # class mix of synthetic training scenes
+    train_oversample: dict | None  # class name -> factor on its weight in training scenes
     class_balance: str  # class mix of the other synthetic scenes
 
 
@@ -142,7 +143,7 @@ def build_dataset(data: str | DataSpec, config: DataConfig, part: str, *,
             return SyntheticSigns(config.train_images if num is None else num, side,
                                   train_seed if seed is None else seed, classes,
                                   class_balance=config.train_class_balance or config.class_balance,
-                                  **density)
+                                  oversample=config.train_oversample, **density)
         return SyntheticSigns(config.val_images if num is None else num, side,
                               val_seed if seed is None else seed, classes,
                               class_balance=config.class_balance)

@@ -24,7 +24,8 @@ Taught in chapter 2.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import math
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -56,11 +57,14 @@ PLACEMENT_LOSS = 0.04
 CLASS_BALANCES = ("tt100k", "uniform")
 
 
-def class_weights(classes: Sequence[str], balance: str = "tt100k") -> np.ndarray:
+def class_weights(classes: Sequence[str], balance: str = "tt100k",
+                  oversample: Mapping[str, float] | None = None) -> np.ndarray:
     """Sampling probabilities (C,) float64 for the given classes.
 
     ``"tt100k"``: TT100K's long tail, a Zipf law over ``BY_FREQUENCY`` ranks (a class
     not ranked there counts as the rarest); ``"uniform"``: every class alike.
+    ``oversample``: class name -> factor on that class's weight before normalising
+    (fine-tuning on classes a model confuses, chapter 9).
     """
     if balance not in CLASS_BALANCES:
         raise ValueError(f"class_balance must be one of {CLASS_BALANCES}, got {balance!r}")
@@ -70,6 +74,13 @@ def class_weights(classes: Sequence[str], balance: str = "tt100k") -> np.ndarray
         rank = {name: r for r, name in enumerate(BY_FREQUENCY)}
         weights = np.array([(rank.get(c, len(BY_FREQUENCY)) + 1.0) ** -ZIPF_EXPONENT
                             for c in classes])
+    for name, factor in (oversample or {}).items():
+        if name not in classes:
+            raise ValueError(f"oversampled class {name!r} is not one of the classes "
+                             f"({', '.join(classes)})")
+        if not (math.isfinite(factor) and factor > 0):
+            raise ValueError(f"oversampling factor {name}={factor:g} must be a finite number > 0")
+        weights[list(classes).index(name)] *= factor
     return weights / weights.sum()
 
 
@@ -135,6 +146,7 @@ class SyntheticSigns(Dataset):
         classes: "type42", "type45" or an explicit list of drawable categories; a
             label is the index into ``self.classes``.
         class_balance: "tt100k" (long tail) or "uniform" (for ablations).
+        oversample: class name -> factor on its sampling weight (``class_weights``).
         signs_per_image: mean number of labelled signs per image, empty ones included.
         empty_fraction: probability that an image has no sign at all.
 
@@ -145,7 +157,8 @@ class SyntheticSigns(Dataset):
 
     def __init__(self, num_images: int, image_size: int = 512, seed: int = 0,
                  classes: str | Sequence[str] = "type42", class_balance: str = "tt100k",
-                 signs_per_image: float = 2.5, empty_fraction: float = 0.1):
+                 signs_per_image: float = 2.5, empty_fraction: float = 0.1,
+                 oversample: Mapping[str, float] | None = None):
         if not isinstance(num_images, (int, np.integer)) or num_images < 0:
             raise ValueError(f"num_images must be a non-negative integer, got {num_images!r}")
         if not isinstance(image_size, (int, np.integer)) or image_size < 128:
@@ -165,8 +178,8 @@ class SyntheticSigns(Dataset):
             raise ValueError(f"classes: no look is known for {', '.join(unknown)}; "
                              f"see mcn.data.signs for the drawable categories")
         self.num_images, self.image_size, self.seed = int(num_images), int(image_size), int(seed)
-        self.class_balance = class_balance
-        self.weights = class_weights(self.classes, class_balance)
+        self.class_balance, self.oversample = class_balance, dict(oversample or {})
+        self.weights = class_weights(self.classes, class_balance, self.oversample)
         self.signs_per_image, self.empty_fraction = float(signs_per_image), float(empty_fraction)
 
     @property
@@ -179,7 +192,8 @@ class SyntheticSigns(Dataset):
     def __repr__(self) -> str:
         return (f"SyntheticSigns(num_images={self.num_images}, image_size={self.image_size}, "
                 f"seed={self.seed}, classes={len(self.classes)} classes, "
-                f"class_balance={self.class_balance!r})")
+                f"class_balance={self.class_balance!r}"
+                + (f", oversample={self.oversample}" if self.oversample else "") + ")")
 
     def _check_index(self, index: int) -> int:
         if not isinstance(index, (int, np.integer)):

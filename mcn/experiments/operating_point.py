@@ -86,6 +86,7 @@ def operating_point(checkpoint: str | os.PathLike, num_validation: int = 300, nu
     figures = test_figures(gt, results, classes, bin_scale, chosen["minscore"])
     row = {"variant": config.variant, "preset": config.preset, "iterations": int(state["iteration"]),
            "init_from": config.init_from, "train_class_balance": config.train_class_balance,
+           "train_oversample": config.train_oversample,
            "params": sum(p.numel() for p in model.parameters()),
            "validation": {"scenes": num_validation, "seed": validation_seed, **chosen},
            "test": {"scenes": num_test, **figures},

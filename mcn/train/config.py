@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from mcn.classes import parse_classes, resolve_classes, top_classes
+from mcn.data.synthetic import class_weights
 from mcn.losses import LossWeights
 from mcn.models import ModelConfig, get_preset
 
@@ -42,19 +43,25 @@ def option(default: Any = _MISSING, flag: str | None = None, help: str = "", *,
     return dataclasses.field(default=default, metadata=metadata)
 
 
+def parse_assignments(text: str, flag: str) -> dict[str, float]:
+    """"a=1,b=2.5" -> {"a": 1.0, "b": 2.5}; ValueError naming ``flag`` and the bad item."""
+    values = {}
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        try:
+            values[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"{flag}: {item!r} is not NAME=NUMBER") from None
+    return values
+
+
 def parse_loss_weights(text: str) -> dict[str, float]:
     """"pull=1,push=1" -> {"pull": 1.0, "push": 1.0}; ValueError naming a bad term."""
     terms = [f.name for f in dataclasses.fields(LossWeights)]
-    weights = {}
-    for item in text.split(","):
-        name, _, value = item.partition("=")
-        name = name.strip()
+    weights = parse_assignments(text, "--loss-weights")
+    for name in weights:
         if name not in terms:
             raise ValueError(f"--loss-weights: unknown term {name!r}; terms: {', '.join(terms)}")
-        try:
-            weights[name] = float(value)
-        except ValueError:
-            raise ValueError(f"--loss-weights: {item!r} is not NAME=NUMBER") from None
     return weights
 
 
@@ -127,6 +134,10 @@ class TrainConfig:
         None, "--train-balance",
         "class mix of synthetic training scenes (validation keeps the preset's)",
         choices=["tt100k", "uniform"])
+    train_oversample: dict | None = option(  # class -> factor on its weight (training only)
+        None, "--oversample",
+        "sample these classes more often in synthetic training scenes, e.g. pl40=3,pl50=3",
+        metavar="CLASS=F,...", convert=lambda text: parse_assignments(text, "--oversample"))
     class_balance: str = "tt100k"  # synthetic class frequencies: "tt100k" or "uniform"
     augment: bool = option(  # CornerNet's random crop, colour jitter and lighting
         True, "--no-augment", "no random crop / colour augmentation", action="store_true",
@@ -173,6 +184,11 @@ class TrainConfig:
         self._check_ranges()
         if isinstance(self.classes, list):
             self.classes = tuple(self.classes)
+        if self.train_oversample:
+            try:
+                class_weights(self.class_names, "uniform", self.train_oversample)
+            except ValueError as error:
+                raise ValueError(f"--oversample (train_oversample): {error}") from None
 
     def _check_ranges(self) -> None:
         """ValueError naming the option (and field) of the first value out of its range."""

@@ -19,7 +19,7 @@ FLAGS = ("--variant", "--model-preset", "--width", "--iters", "--batch-size", "-
          "--seed", "--deterministic", "--no-augment", "--eval-every", "--ckpt-every",
          "--minscore", "--ae-threshold", "--loss-weights", "--time-limit")
 #: Options added since (flags are added, never renamed).
-ADDED = ("--keep", "--init")
+ADDED = ("--keep", "--init", "--oversample")
 
 
 def parse(*options: str):
@@ -63,3 +63,12 @@ def test_bad_loss_weights_name_the_term():
         train_config(parse("--loss-weights", "pul=1"))
     with pytest.raises(ValueError, match="'pull' is not NAME=NUMBER"):
         train_config(parse("--loss-weights", "pull"))
+
+
+def test_oversample_reads_class_factors_and_names_a_bad_class():
+    config = train_config(parse("--oversample", "pl40=3,pl50=2.5"))
+    assert config.train_oversample == {"pl40": 3.0, "pl50": 2.5}
+    with pytest.raises(ValueError, match="--oversample .*'pl4' is not one of the classes"):
+        train_config(parse("--oversample", "pl4=2"))
+    with pytest.raises(ValueError, match="--oversample: 'pl40' is not NAME=NUMBER"):
+        train_config(parse("--oversample", "pl40"))

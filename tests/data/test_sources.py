@@ -23,6 +23,17 @@ def test_training_scenes_may_be_denser_and_balanced_validation_keeps_the_mix():
     assert plain.signs_per_image == 2.5 and plain.class_balance == "tt100k"
 
 
+def test_oversampling_changes_the_training_scenes_only():
+    config = small_config(train_class_balance="uniform", train_oversample={"pn": 4.0})
+    training, validation = build_dataset("synth", config, "train"), build_dataset("synth", config, "val")
+    others = training.weights[1:]
+    assert training.weights[0] == pytest.approx(4 * others[0]) and others.min() == others.max()
+    assert validation.oversample == {} and "oversample" not in repr(validation)
+    assert "oversample={'pn': 4.0}" in repr(training)
+    with pytest.raises(ValueError, match="--oversample .*'nope' is not one of the classes"):
+        small_config(train_oversample={"nope": 2.0})
+
+
 def test_data_spec_parsing_and_missing_paths(tmp_path):
     assert parse_data_spec("synth").kind == "synth"
     assert parse_data_spec(f"tt100k:{tmp_path}").root == tmp_path

@@ -185,6 +185,19 @@ def test_class_weights_follow_the_long_tail():
         class_weights(TYPE45, "zipf")
 
 
+def test_oversampled_classes_weigh_their_factor_more():
+    classes = ["pn", "pl40", "pl50", "i4"]
+    w = class_weights(classes, "uniform", {"pl40": 3.0, "pl50": 3.0})
+    assert w.tolist() == pytest.approx([1 / 8, 3 / 8, 3 / 8, 1 / 8])
+    tail = class_weights(classes, "tt100k")
+    boosted = class_weights(classes, "tt100k", {"i4": 2.0})
+    assert boosted[3] / boosted[0] == pytest.approx(2 * tail[3] / tail[0])
+    with pytest.raises(ValueError, match="'pl41' is not one of the classes"):
+        class_weights(classes, "uniform", {"pl41": 2.0})
+    with pytest.raises(ValueError, match="pl40=0 must be a finite number > 0"):
+        class_weights(classes, "uniform", {"pl40": 0.0})
+
+
 def test_sampled_classes_follow_the_balance():
     """The head class pn is common under "tt100k" and not under "uniform"."""
     def pn_share(balance):
