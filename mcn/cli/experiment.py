@@ -21,11 +21,13 @@ EXAMPLES = """examples:
   mcn experiment stacks --runs runs/ablation --variants mask-cornernet,cornernet-mask
   mcn experiment proposals --runs runs/ablation --ks 10,50,100,200
   mcn experiment speed --runs runs/ablation --sizes 128,256,512
-  mcn experiment scales --runs mcn/weights/tiny"""
+  mcn experiment scales --runs mcn/weights/tiny
+  mcn experiment feature-probe --runs mcn/weights/book --probe-classes pl40,pl50,pl80,pl60"""
 
 EXPERIMENT_VARIANTS = {"stacks": "mask-cornernet,cornernet-mask", "proposals": "mask-cornernet",
                        "scales": "mask-cornernet", "operating-point": "mask-cornernet,cornernet-squeeze",
-                       "corner-confusion": "mask-cornernet,cornernet-squeeze"}
+                       "corner-confusion": "mask-cornernet,cornernet-squeeze",
+                       "feature-probe": "mask-cornernet,cornernet-squeeze"}
 
 
 def add_parser(commands: Any) -> None:
@@ -33,12 +35,13 @@ def add_parser(commands: Any) -> None:
     p = add_command(commands, "experiment", "redo the paper's tables and figures with trained tiny models",
                     cmd_experiment, EXAMPLES)
     p.add_argument("name", choices=["ablation", "stacks", "proposals", "speed", "scales", "operating-point",
-                            "corner-confusion"],
+                            "corner-confusion", "feature-probe"],
                    help="ablation (Table 1), stacks (Table 2), proposals (Fig. 8), speed (Table 3, "
                         "Fig. 9), scales (multi-scale testing, chosen on validation scenes), "
                         "operating-point (accuracy and recall at a threshold chosen on validation scenes), "
                         "corner-confusion (what each class channel says at the corners of each "
-                        "class's signs)")
+                        "class's signs), feature-probe (at which depth the features stop telling "
+                        "some classes apart)")
     p.add_argument("--runs", default="runs/ablation",
                    help="folder with VARIANT/last.pt run folders or VARIANT.pt files (default: runs/ablation)")
     p.add_argument("--variants", help="comma-separated variants (default: all five; stacks: "
@@ -49,7 +52,9 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--preset", choices=["tiny", "book", "paper"], default="tiny",
                    help="training preset for --train (default: tiny)")
     p.add_argument("--num", type=int, help="held-out test scenes (default: 200; speed: 100; "
-                   "operating-point: 1000)")
+                   "operating-point: 1000; corner-confusion: 150; feature-probe: 300 probe scenes)")
+    p.add_argument("--probe-classes", default="pl40,pl50,pl80,pl60",
+                   help="feature-probe: the classes to tell apart (default: the speed limits)")
     p.add_argument("--ks", default="10,20,50,100,150,200", help="proposals: values of K")
     p.add_argument("--sizes", default="128,256,448,512,640", help="speed: input sides")
     p.add_argument("--out", help="result JSON (default: data/results/experiment_NAME.json)")
@@ -114,6 +119,15 @@ def _run(args: argparse.Namespace, checkpoints: dict, variants: list[str], devic
     if args.name == "corner-confusion":
         return {"rows": [experiments.corner_confusion_row(checkpoints[v], num or 150, device)
                          for v in variants]}
+    if args.name == "feature-probe":
+        probed = [c.strip() for c in args.probe_classes.split(",") if c.strip()]
+        if len(probed) < 2:
+            raise UserError(f"--probe-classes: name at least two classes, got {args.probe_classes!r}")
+        try:
+            return {"rows": [experiments.feature_probe_row(checkpoints[v], num or 300, probed, device)
+                             for v in variants]}
+        except ValueError as error:
+            raise UserError(f"--probe-classes: {error}") from None
     if args.name == "operating-point":
         return {"rows": [experiments.operating_point(checkpoints[v], num_test=num or 1000, device=device)
                          for v in variants]}

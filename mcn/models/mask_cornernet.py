@@ -133,7 +133,7 @@ class MaskCornerNet(nn.Module):
         Useful in eval mode too, e.g. to compare stack-1 with the fused output (Table 2).
         """
         self._check_images(images)
-        stack_features, masks = self._backbone(images)
+        stack_features, masks = self.backbone(images)
         head_inputs = list(stack_features)
         if self.fusion:
             head_inputs[-1] = fuse_stacks(stack_features)
@@ -151,7 +151,7 @@ class MaskCornerNet(nn.Module):
         round. The masks are each stack's own ("fused" takes the last one).
         """
         self._check_images(images)
-        stack_features, masks = self._backbone(images)
+        stack_features, masks = self.backbone(images)
         last = len(stack_features) - 1
 
         def mask_of(s: int) -> torch.Tensor | None:
@@ -161,7 +161,7 @@ class MaskCornerNet(nn.Module):
         sources["fused"] = self._predict(last, fuse_stacks(stack_features), mask_of(last))
         return sources
 
-    def _backbone(self, images: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    def backbone(self, images: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Stem and stacked hourglasses: per-stack features (B, D, H/4, W/4) and mask logits."""
         x = self.stem(images)
         stack_features, masks = [], []
