@@ -3,8 +3,9 @@
 The corner-confusion experiment shows that the book models find a speed limit but not
 which one. Is the difference (the digits) gone from the features, and where? For every
 sign of the probed classes this takes a fixed-length description of the sign at several
-depths: its pixels (resized to a small square; the control), and the stem's and each
-stack's features averaged over a 3 x 3 grid of the box's cells. A linear classifier
+depths: its pixels (resized to 4 x 4, 8 x 8 and 12 x 12: the control, and what a
+coarser grid keeps), and the stem's and each stack's features resampled to a 6 x 6
+grid over the box's cells (a 16-pixel sign covers 4 x 4 cells at stride 4). A linear classifier
 (multinomial logistic regression) is fitted on the first half of the signs and scored on
 the second: accuracy near chance at some depth means the network has already discarded
 what a linear read-out of the pixels still finds. Taught in chapter 9.
@@ -27,8 +28,8 @@ from mcn.experiments.common import load_run
 SPEED_LIMITS = ("pl40", "pl50", "pl80", "pl60")
 #: Scene stream of the probe: neither training (even seeds), validation nor the tests.
 PROBE_SEED = 4242
-PIXEL_SIDE = 12  # the pixel control: each sign resized to 12 x 12 (3 x 144 values)
-GRID = 3  # feature maps: the box's cells averaged into a 3 x 3 grid
+PIXEL_SIDES = (4, 8, 12)  # the pixel controls: each sign resized to these squares
+GRID = 6  # feature maps: the box's cells resampled to a 6 x 6 grid
 
 
 def box_grid(feature_map: torch.Tensor, box: torch.Tensor, stride: int, side: int) -> torch.Tensor:
@@ -49,8 +50,8 @@ def sign_features(model: torch.nn.Module, scenes: SyntheticSigns, input_size: in
     """Every sign of ``scenes`` whose label is in ``probed``: {"features": {depth: (N, D)},
     "labels": (N,) index into ``probed``, "sides": (N,) long side in scene pixels}.
 
-    Depths: "pixels", "stem", "stack-1" ... "stack-S" (each stack's features after its
-    mask module, as the heads read them)."""
+    Depths: "pixels-4", "pixels-8", "pixels-12", "stem", "stack-1" ... "stack-S" (each
+    stack's features after its mask module, as the heads read them)."""
     transform = eval_transform(input_size)
     features: dict[str, list[np.ndarray]] = {}
     labels, sides = [], []
@@ -62,14 +63,14 @@ def sign_features(model: torch.nn.Module, scenes: SyntheticSigns, input_size: in
         if not keep:
             continue
         with torch.no_grad():
-            maps = {"pixels": (image, 1), "stem": (model.stem(image[None])[0], model.stride)}
+            maps = {f"pixels-{side}": (image, 1, side) for side in PIXEL_SIDES}
+            maps["stem"] = (model.stem(image[None])[0], model.stride, GRID)
             stacks, _ = model.backbone(image[None])
-            maps.update({f"stack-{s + 1}": (f[0], model.stride) for s, f in enumerate(stacks)})
+            maps.update({f"stack-{s + 1}": (f[0], model.stride, GRID) for s, f in enumerate(stacks)})
         scene_boxes = torch.as_tensor(item[1]["boxes"], dtype=torch.float32)
         for j in keep:
             box = target["boxes"][j]
-            for depth, (fmap, stride) in maps.items():
-                side = PIXEL_SIDE if depth == "pixels" else GRID
+            for depth, (fmap, stride, side) in maps.items():
                 features.setdefault(depth, []).append(box_grid(fmap, box, stride, side).numpy())
             labels.append(list(probed).index(int(target["labels"][j])))
             sides.append(float((scene_boxes[j, 2:] - scene_boxes[j, :2]).max()))

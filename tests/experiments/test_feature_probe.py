@@ -10,7 +10,7 @@ import torch
 
 from mcn.data.synthetic import SyntheticSigns
 from mcn.experiments.common import load_run
-from mcn.experiments.feature_probe import (GRID, PIXEL_SIDE, box_grid, feature_probe_row,
+from mcn.experiments.feature_probe import (GRID, PIXEL_SIDES, box_grid, feature_probe_row,
                                            linear_probe, sign_features)
 from tests.cli.running import assert_one_line_error, run_cli
 
@@ -44,8 +44,8 @@ def test_sign_features_describe_each_probed_sign_at_every_depth(runs):
     assert count > 0 and len(signs["labels"]) == len(signs["sides"]) == count
     assert set(np.unique(signs["labels"])) <= {0, 1}
     features = signs["features"]
-    assert list(features) == ["pixels", "stem", "stack-1", "stack-2"]
-    assert features["pixels"].shape == (count, 3 * PIXEL_SIDE ** 2)
+    assert list(features) == [f"pixels-{side}" for side in PIXEL_SIDES] + ["stem", "stack-1", "stack-2"]
+    assert features["pixels-12"].shape == (count, 3 * 12 ** 2)
     width = model.stem(torch.zeros(1, 3, 64, 64)).shape[1]
     assert features["stem"].shape == (count, width * GRID ** 2)
 
@@ -53,7 +53,7 @@ def test_sign_features_describe_each_probed_sign_at_every_depth(runs):
 def test_feature_probe_rows_and_command(runs, tmp_path, capsys):
     row = feature_probe_row(runs / "cornernet-squeeze" / "last.pt", 6, ("pn", "pne"))
     assert row["classes"] == ["pn", "pne"] and sum(row["signs"].values()) > 0
-    assert set(row["accuracy"]) == {"pixels", "stem", "stack-1", "stack-2"}
+    assert set(row["accuracy"]) == {"pixels-4", "pixels-8", "pixels-12", "stem", "stack-1", "stack-2"}
     assert all(0 <= v <= 1 for bins in row["accuracy"].values() for v in bins.values() if v is not None)
     with pytest.raises(ValueError, match="no class pl40"):
         feature_probe_row(runs / "cornernet-squeeze" / "last.pt", 2)
