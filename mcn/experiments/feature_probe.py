@@ -102,23 +102,30 @@ def linear_probe(features: np.ndarray, labels: np.ndarray, num_classes: int,
         return (linear(x[half:]).argmax(1) == y[half:]).numpy()
 
 
+def accuracy_by_bin(right: np.ndarray, sides: np.ndarray,
+                    bins: dict[str, tuple[float, float]]) -> dict[str, float | None]:
+    """The share of ``right`` (N,) bool among the signs of each size bin (None: no sign)."""
+    shares = {}
+    for name, (low, high) in bins.items():
+        inside = (sides >= low) & (sides < high)
+        shares[name] = round(float(right[inside].mean()), 3) if inside.any() else None
+    return shares
+
+
 def probe_table(signs: dict[str, Any], num_classes: int,
                 bins: dict[str, tuple[float, float]]) -> dict[str, Any]:
     """Held-out accuracy of each depth's probe, over all signs and per size bin."""
     held_out_sides = signs["sides"][len(signs["labels"]) // 2:]
-    table = {}
-    for depth, features in signs["features"].items():
-        right = linear_probe(features, signs["labels"], num_classes)
-        table[depth] = {name: (round(float(right[(held_out_sides >= lo) & (held_out_sides < hi)].mean()), 3)
-                               if ((held_out_sides >= lo) & (held_out_sides < hi)).any() else None)
-                        for name, (lo, hi) in bins.items()}
-    return table
+    return {depth: accuracy_by_bin(linear_probe(features, signs["labels"], num_classes),
+                                   held_out_sides, bins)
+            for depth, features in signs["features"].items()}
 
 
 def feature_probe_row(checkpoint: Any, num_scenes: int = 300, probed: Sequence[str] = SPEED_LIMITS,
                       device: str | torch.device = "cpu") -> dict[str, Any]:
     """The probes of a trained run on ``num_scenes`` scenes (every class alike, the probed
-    ones three times as often, six signs a scene), per TT100K size bin."""
+    ones three times as often, six signs a scene), per TT100K size bin. "chance": the
+    share of the most frequent probed class (what always guessing it scores)."""
     model, config, classes, _ = load_run(checkpoint, device)
     missing = [name for name in probed if name not in classes]
     if missing:

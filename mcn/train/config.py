@@ -288,8 +288,9 @@ TINY = TrainConfig(
 
 # The tiny recipe for a couple of CPU-hours on the wider book model (``mcn.models.BOOK``);
 # the runs and their results: chapter 9 and data/results/experiment_operating-point.json.
-# The shipped book weights add a second stage from these (``--init``, a uniform class
-# mix, 6000 steps; the commands in data/runs/book-*-balanced/config.json).
+# The shipped book weights add two stages from these (``--init``: 6000 steps on a uniform
+# class mix, then 8000 with the speed limits three times as often; the commands in
+# data/runs/book-*-balanced/ and book-*-speed-limits/config.json).
 BOOK = dataclasses.replace(
     TINY,
     preset="book",

@@ -10,8 +10,8 @@ import torch
 
 from mcn.data.synthetic import SyntheticSigns
 from mcn.experiments.common import load_run
-from mcn.experiments.feature_probe import (GRID, PIXEL_SIDES, box_grid, feature_probe_row,
-                                           linear_probe, sign_features)
+from mcn.experiments.feature_probe import (GRID, PIXEL_SIDES, accuracy_by_bin, box_grid,
+                                           feature_probe_row, linear_probe, sign_features)
 from tests.cli.running import assert_one_line_error, run_cli
 
 
@@ -33,6 +33,14 @@ def test_linear_probe_separates_planted_classes_and_not_noise():
     noise = rng.normal(0, 1, (800, 20))
     assert linear_probe(noise, labels, 4).mean() < 0.4  # chance is 0.25
     assert linear_probe(planted, labels, 4).shape == (400,)
+
+
+def test_accuracy_by_bin_splits_the_signs_by_size():
+    right = np.array([True, False, True, True])
+    sides = np.array([5.0, 10.0, 20.0, 30.0])
+    bins = {"all": (0, 1e9), "small": (0, 16), "medium": (16, 48), "large": (48, 1e9)}
+    assert accuracy_by_bin(right, sides, bins) == {"all": 0.75, "small": 0.5, "medium": 1.0,
+                                                   "large": None}
 
 
 def test_sign_features_describe_each_probed_sign_at_every_depth(runs):
