@@ -162,7 +162,8 @@ class MaskCornerNet(nn.Module):
         return sources
 
     def backbone(self, images: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Stem and stacked hourglasses: per-stack features (B, D, H/4, W/4) and mask logits."""
+        """Stem and stacked hourglasses: per-stack features (B, D, H/s, W/s) at the stem stride
+        s and mask logits (one per stack; empty without a mask module)."""
         x = self.stem(images)
         stack_features, masks = [], []
         for s, hourglass in enumerate(self.hourglasses):
