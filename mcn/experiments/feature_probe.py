@@ -62,11 +62,16 @@ def sign_features(model: torch.nn.Module, scenes: SyntheticSigns, input_size: in
         keep = [j for j, label in enumerate(target["labels"].tolist()) if label in probed]
         if not keep:
             continue
-        with torch.no_grad():
-            maps = {f"pixels-{side}": (image, 1, side) for side in PIXEL_SIDES}
-            maps["stem"] = (model.stem(image[None])[0], model.stride, GRID)
-            stacks, _ = model.backbone(image[None])
-            maps.update({f"stack-{s + 1}": (f[0], model.stride, GRID) for s, f in enumerate(stacks)})
+        stem = {}  # the stem's output, caught as the backbone runs
+        hook = model.stem.register_forward_hook(lambda module, inputs, out: stem.update(out=out))
+        try:
+            with torch.no_grad():
+                stacks, _ = model.backbone(image[None])
+        finally:
+            hook.remove()
+        maps = {f"pixels-{side}": (image, 1, side) for side in PIXEL_SIDES}
+        maps["stem"] = (stem["out"][0], model.stride, GRID)
+        maps.update({f"stack-{s + 1}": (f[0], model.stride, GRID) for s, f in enumerate(stacks)})
         scene_boxes = torch.as_tensor(item[1]["boxes"], dtype=torch.float32)
         for j in keep:
             box = target["boxes"][j]
@@ -129,7 +134,8 @@ def feature_probe_row(checkpoint: Any, num_scenes: int = 300, probed: Sequence[s
     model, config, classes, _ = load_run(checkpoint, device)
     missing = [name for name in probed if name not in classes]
     if missing:
-        raise ValueError(f"{checkpoint}: the model has no class {', '.join(missing)}")
+        raise ValueError(f"{checkpoint}: no class {', '.join(missing)} to probe; the model's "
+                         f"classes: {', '.join(classes)}")
     scenes = SyntheticSigns(num_scenes, config.image_size, PROBE_SEED, classes, "uniform",
                             signs_per_image=6.0, oversample={name: 3.0 for name in probed})
     signs = sign_features(model.cpu(), scenes, config.eval_size, [classes.index(n) for n in probed])

@@ -63,7 +63,7 @@ def test_feature_probe_rows_and_command(runs, tmp_path, capsys):
     assert row["classes"] == ["pn", "pne"] and sum(row["signs"].values()) > 0
     assert set(row["accuracy"]) == {"pixels-4", "pixels-8", "pixels-12", "stem", "stack-1", "stack-2"}
     assert all(0 <= v <= 1 for bins in row["accuracy"].values() for v in bins.values() if v is not None)
-    with pytest.raises(ValueError, match="no class pl40"):
+    with pytest.raises(ValueError, match="no class pl40, pl50, pl80, pl60 to probe; the model.s classes: pn, pne, i5"):
         feature_probe_row(runs / "cornernet-squeeze" / "last.pt", 2)
     out = tmp_path / "probe.json"
     status, _, _ = run_cli(["experiment", "feature-probe", "--runs", str(runs), "--num", "4",
@@ -74,4 +74,4 @@ def test_feature_probe_rows_and_command(runs, tmp_path, capsys):
     assert [r["variant"] for r in rows] == ["mask-cornernet", "cornernet-squeeze"]
     status, _, err = run_cli(["experiment", "feature-probe", "--runs", str(runs),
                               "--probe-classes", "pn,pl40", "--quiet"], capsys)
-    assert_one_line_error(status, err, "--probe-classes", "no class pl40")
+    assert_one_line_error(status, err, "last.pt: no class pl40 to probe")
