@@ -55,7 +55,7 @@ from typing import Any, Mapping, NamedTuple
 import numpy as np
 import torch
 
-from mcn.models import MaskCornerNet, ModelConfig, build_model
+from mcn.models import MaskCornerNet, ModelConfig, build_model, get_preset
 
 CHECKPOINT_FORMAT = "mcn-checkpoint-1"
 
@@ -215,6 +215,14 @@ def stored_model_config(state: dict[str, Any]) -> ModelConfig | None:
     return ModelConfig.from_dict(fields)
 
 
+def run_input_side(state: dict[str, Any]) -> int | None:
+    """The side the checkpoint's run evaluated at (its ``eval_input_size`` or
+    ``input_size``), or None when the checkpoint does not say."""
+    config = state.get("config") or {}
+    side = config.get("eval_input_size") or config.get("input_size")
+    return int(side) if isinstance(side, int) else None
+
+
 def load_weights(model: torch.nn.Module, state: dict[str, Any], source: str | os.PathLike) -> None:
     """Put a checkpoint's weights into ``model``; ``CheckpointError`` naming ``source``
     and what differs (variant, missing, unexpected and reshaped weights) when they do not fit."""
@@ -256,7 +264,10 @@ def load_model(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
     if broken:  # such a model detects nothing, silently
         raise CheckpointError(f"checkpoint {checkpoint} holds non-finite weights ({len(broken)} "
                               f"tensors, e.g. {broken[0]}); use an earlier checkpoint of the run")
-    sizes = stored_model_config(state) or state.get("model_preset", "paper")
+    sizes = stored_model_config(state) or get_preset(state.get("model_preset", "paper"))
+    run_side = run_input_side(state)
+    if run_side is not None:  # trained at another side than the preset's: use the run's
+        sizes = sizes.replace(input_size=run_side)
     model = build_model(state["variant"], int(state["num_classes"]), sizes)
     load_weights(model, state, f"checkpoint {checkpoint}")
     return model.to(device).eval(), state

@@ -200,3 +200,18 @@ def test_every_shipped_weights_file_carries_a_checksum_that_matches():
     for path in files:
         state = torch.load(path, map_location="cpu", weights_only=False)
         assert state.get("checksum") == content_checksum(state), path
+
+
+def test_a_loaded_model_runs_at_the_side_its_run_evaluated_at(tmp_path):
+    from mcn.checkpoint import load_model
+    from mcn.models import build_model
+
+    model = build_model("cornernet-squeeze", 2, "tiny")
+    state = a_state(variant="cornernet-squeeze", num_classes=2, model=model.state_dict(),
+                    model_preset="tiny", config={"input_size": 128})
+    assert model.input_size != 128
+    assert load_model(save_checkpoint(tmp_path / "a.pt", state))[0].input_size == 128
+    state["config"]["eval_input_size"] = 192
+    assert load_model(save_checkpoint(tmp_path / "b.pt", state))[0].input_size == 192
+    state["config"] = {}  # a checkpoint that does not say keeps the preset's side
+    assert load_model(save_checkpoint(tmp_path / "c.pt", state))[0].input_size == model.input_size

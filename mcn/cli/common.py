@@ -77,12 +77,6 @@ def options(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in vars(args).items() if isinstance(v, (str, int, float, bool, list, type(None)))}
 
 
-def run_eval_size(state: dict[str, Any]) -> int | None:
-    """The evaluation input side of the run a checkpoint comes from."""
-    config = state.get("config", {})
-    return config.get("eval_input_size") or config.get("input_size")
-
-
 def ratio(value: float | None) -> str:
     """A ratio of the evaluation as printed: 3 decimals, or n/a for None (0/0)."""
     return "n/a" if value is None else f"{value:.3f}"

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from mcn.cli.common import UserError, add_command, run_eval_size
+from mcn.cli.common import UserError, add_command
 
 EXAMPLES = """examples:
   mcn export --checkpoint runs/tiny/best.pt --onnx tiny.onnx
@@ -41,8 +41,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     low, high = 11, _constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET  # the pooling scan needs 11
     if not low <= args.opset <= high:
         raise UserError(f"--opset must be between {low} and {high}, got {args.opset}")
-    model, state = load_model(args.checkpoint, "cpu")
-    input_size = args.input_size or run_eval_size(state) or model.input_size
+    model, _ = load_model(args.checkpoint, "cpu")
+    input_size = args.input_size or model.input_size
     try:
         report = export_onnx(model, args.onnx, input_size=input_size, opset=args.opset,
                              check=not args.no_check, atol=args.atol, rtol=args.atol)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mcn.cli.common import (UserError, add_command, add_run_options, add_scale_options,
-                            apply_threads, run_eval_size, scale_record)
+                            apply_threads, scale_record)
 
 EXAMPLES = """examples:
   mcn predict --pretrained mask-cornernet photo1.jpg photo2.png --out predictions/
@@ -111,7 +111,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     checkpoint = predict_checkpoint(args)
     model, state = load_model(checkpoint, device)
     classes = list(state["classes"])
-    input_size = args.input_size or run_eval_size(state) or model.input_size
+    input_size = args.input_size or model.input_size
     records = []
     for name, target in zip(images, targets):
         image = load_image(name)

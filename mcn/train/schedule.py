@@ -35,11 +35,13 @@ def build_training(config: TrainConfig, num_classes: int, device: torch.device,
     ``model_config`` overrides the sizes of ``config.model_preset`` (a resumed run
     rebuilds exactly the network its checkpoint describes, even if the preset changed).
     """
-    model = build_model(config.variant, num_classes, model_config or config.model_config)
+    sizes = model_config or config.model_config
     for name in ("input_size", "eval_input_size"):
-        if getattr(config, name) and getattr(config, name) % model.input_multiple:
+        if getattr(config, name) and getattr(config, name) % sizes.input_multiple:
             raise ValueError(f"TrainConfig.{name}={getattr(config, name)} must be a multiple of "
-                             f"{model.input_multiple} (the model's input_multiple)")
+                             f"{sizes.input_multiple} (the model's input_multiple)")
+    # Predict, export and the views run a model at its own input side: the run's.
+    model = build_model(config.variant, num_classes, sizes.replace(input_size=config.eval_size))
     model.to(device)
     if config.channels_last and device.type == "cuda":
         model.to(memory_format=torch.channels_last)

@@ -40,3 +40,12 @@ def test_evaluation_may_use_a_larger_input_than_training():
     with pytest.raises(ValueError, match="eval_input_size=100 must be a multiple of 64"):
         from mcn.train import build_training
         build_training(small_config(eval_input_size=100), 3, torch.device("cpu"))
+
+
+def test_the_trained_model_carries_the_runs_evaluation_side():
+    from mcn.train import build_training
+    model, _, _ = build_training(small_config(input_size=64, eval_input_size=128), 3,
+                                 torch.device("cpu"))
+    assert model.input_size == 128 and model.config.input_size == 128
+    model, _, _ = build_training(small_config(input_size=64), 3, torch.device("cpu"))
+    assert model.input_size == 64
