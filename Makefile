@@ -22,7 +22,18 @@ $(OFFLINE): book/offline_assets.py $(STAMP)
 	$(PY) book/offline_assets.py
 	touch $(OFFLINE)
 
-book: $(STAMP) $(OFFLINE)
+# The chapters' cache (.jupyter_cache) keys on their code only; the shipped weights, the
+# results and the run logs they read are not part of the key, so a change to any of them
+# clears the cache and the built pages, and every chapter executes again.
+BOOK_DATA := $(shell find data/results data/runs mcn/weights -type f 2>/dev/null)
+DATA_STAMP := .jupyter_cache/.data-stamp
+
+$(DATA_STAMP): $(BOOK_DATA)
+	rm -rf .jupyter_cache _build
+	mkdir -p .jupyter_cache
+	touch $(DATA_STAMP)
+
+book: $(STAMP) $(OFFLINE) $(DATA_STAMP)
 	$(VENV)/bin/jupyter-book build . -W --keep-going
 
 test: $(STAMP) $(OFFLINE)
