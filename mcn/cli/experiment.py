@@ -22,12 +22,14 @@ EXAMPLES = """examples:
   mcn experiment proposals --runs runs/ablation --ks 10,50,100,200
   mcn experiment speed --runs runs/ablation --sizes 128,256,512
   mcn experiment scales --runs mcn/weights/tiny
-  mcn experiment feature-probe --runs mcn/weights/book --probe-classes pl40,pl50,pl80,pl60"""
+  mcn experiment feature-probe --runs mcn/weights/book --probe-classes pl40,pl50,pl80,pl60
+  mcn experiment false-detections --runs mcn/weights/book --ae-threshold 0.3"""
 
 EXPERIMENT_VARIANTS = {"stacks": "mask-cornernet,cornernet-mask", "proposals": "mask-cornernet",
                        "scales": "mask-cornernet", "operating-point": "mask-cornernet,cornernet-squeeze",
                        "corner-confusion": "mask-cornernet,cornernet-squeeze",
-                       "feature-probe": "mask-cornernet,cornernet-squeeze"}
+                       "feature-probe": "mask-cornernet,cornernet-squeeze",
+                       "false-detections": "mask-cornernet,cornernet-squeeze"}
 
 
 def add_parser(commands: Any) -> None:
@@ -35,13 +37,14 @@ def add_parser(commands: Any) -> None:
     p = add_command(commands, "experiment", "redo the paper's tables and figures with trained tiny models",
                     cmd_experiment, EXAMPLES)
     p.add_argument("name", choices=["ablation", "stacks", "proposals", "speed", "scales", "operating-point",
-                            "corner-confusion", "feature-probe"],
+                            "corner-confusion", "feature-probe", "false-detections"],
                    help="ablation (Table 1), stacks (Table 2), proposals (Fig. 8), speed (Table 3, "
                         "Fig. 9), scales (multi-scale testing, chosen on validation scenes), "
                         "operating-point (accuracy and recall at a threshold chosen on validation scenes), "
                         "corner-confusion (what each class channel says at the corners of each "
                         "class's signs), feature-probe (at which depth the features stop telling "
-                        "some classes apart)")
+                        "some classes apart), false-detections (the false boxes and missed signs "
+                        "at the operating point, sorted by cause)")
     p.add_argument("--runs", default="runs/ablation",
                    help="folder with VARIANT/last.pt run folders or VARIANT.pt files (default: runs/ablation)")
     p.add_argument("--variants", help="comma-separated variants (default: all five; stacks: "
@@ -52,9 +55,13 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--preset", choices=["tiny", "book", "paper"], default="tiny",
                    help="training preset for --train (default: tiny)")
     p.add_argument("--num", type=int, help="held-out test scenes (default: 200; speed: 100; "
-                   "operating-point: 1000; corner-confusion: 150; feature-probe: 300 probe scenes)")
+                   "operating-point, false-detections: 1000; corner-confusion: 150; feature-probe: 300 "
+                   "probe scenes)")
     p.add_argument("--probe-classes", default="pl40,pl50,pl80,pl60",
                    help="feature-probe: the classes to tell apart (default: the speed limits)")
+    p.add_argument("--ae-threshold", type=float,
+                   help="false-detections: largest embedding distance of a corner pair "
+                   "(default: each run's own)")
     p.add_argument("--ks", default="10,20,50,100,150,200", help="proposals: values of K")
     p.add_argument("--sizes", default="128,256,448,512,640", help="speed: input sides")
     p.add_argument("--out", help="result JSON (default: data/results/experiment_NAME.json)")
@@ -76,6 +83,16 @@ def _seeds(args: argparse.Namespace) -> list[int]:
     if not seeds or len(set(seeds)) != len(seeds):
         raise UserError(f"--seeds: expected distinct integers, got {args.seeds!r}")
     return seeds
+
+
+def _check_ae_threshold(args: argparse.Namespace) -> None:
+    """``--ae-threshold``: a positive number, and only where the pairing is the question."""
+    if args.ae_threshold is None:
+        return
+    if args.name != "false-detections":
+        raise UserError(f"--ae-threshold: only false-detections takes it, not {args.name}")
+    if not args.ae_threshold > 0:
+        raise UserError(f"--ae-threshold: expected a positive number, got {args.ae_threshold}")
 
 
 def _run_seeds(args: argparse.Namespace, seeds: list[int], variants: list[str],
@@ -125,6 +142,11 @@ def _run(args: argparse.Namespace, checkpoints: dict, variants: list[str], devic
             raise UserError(f"--probe-classes: name at least two classes, got {args.probe_classes!r}")
         return {"rows": [experiments.feature_probe_row(checkpoints[v], num or 300, probed, device)
                          for v in variants]}
+    if args.name == "false-detections":
+        return {"rows": [experiments.false_detections_row(checkpoints[v], num_test=num or 1000,
+                                                          ae_threshold=args.ae_threshold,
+                                                          device=device)
+                         for v in variants]}
     if args.name == "operating-point":
         return {"rows": [experiments.operating_point(checkpoints[v], num_test=num or 1000, device=device)
                          for v in variants]}
@@ -154,6 +176,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise UserError(f"--variants: unknown {', '.join(unknown)}; valid: {', '.join(VARIANTS)}")
+    _check_ae_threshold(args)
     seeds = _seeds(args)
     if seeds:
         result, checkpoints = _run_seeds(args, seeds, variants, device)
