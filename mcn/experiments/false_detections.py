@@ -32,9 +32,7 @@ from mcn.boxes import box_iou
 from mcn.evaluate import size_bins
 from mcn.evaluate.protocol import build_problem, greedy_match, scored_images
 from mcn.experiments.common import load_run, test_scenes
-from mcn.experiments.operating_point import choose_threshold, detections
-from mcn.data.synthetic import SyntheticSigns
-from mcn.train import synthetic_seeds
+from mcn.experiments.operating_point import detections, validation_threshold
 
 FALSE_CAUSES = ("duplicate", "wrong class", "joins two signs", "poor box", "background")
 MISS_CAUSES = ("scored below the threshold", "matched elsewhere", "found as another class",
@@ -134,14 +132,9 @@ def false_detections_row(checkpoint: str | os.PathLike, num_validation: int = 30
     model, config, classes, state = load_run(checkpoint, device)
     if ae_threshold is not None:
         config.ae_threshold = ae_threshold
-    bin_scale = config.image_size / 512
-    _, validation_seed = synthetic_seeds(config.seed)
-    validation = SyntheticSigns(num_validation, config.image_size, validation_seed, config.classes,
-                                class_balance=config.class_balance)
-    results, gt = detections(model, config, classes, validation, device)
-    chosen = choose_threshold(gt, results, classes, bin_scale, target)
+    chosen = validation_threshold(model, config, classes, num_validation, target, device)
     results, gt = detections(model, config, classes, test_scenes(config, num_test), device)
+    bins = size_bins(config.image_size / 512)
     return {"variant": config.variant, "iterations": int(state["iteration"]),
-            "ae_threshold": config.ae_threshold, "test_scenes": num_test,
-            "validation": {"scenes": num_validation, "seed": validation_seed, **chosen},
-            **sort_errors(gt, results, classes, chosen["minscore"], size_bins(bin_scale))}
+            "ae_threshold": config.ae_threshold, "test_scenes": num_test, "validation": chosen,
+            **sort_errors(gt, results, classes, chosen["minscore"], bins)}

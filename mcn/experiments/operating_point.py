@@ -67,6 +67,19 @@ def test_figures(gt: dict, results: dict, classes: Sequence[str], bin_scale: flo
     return figures
 
 
+def validation_threshold(model: torch.nn.Module, config: TrainConfig, classes: Sequence[str],
+                         num_validation: int = 300, target: float = 0.85,
+                         device: str | torch.device = "cpu") -> dict[str, Any]:
+    """``choose_threshold`` on ``num_validation`` scenes of the run's validation seed
+    (never trained on) -> {"scenes", "seed", "minscore", "accuracy", "recall", "rule"}."""
+    _, validation_seed = synthetic_seeds(config.seed)
+    validation = SyntheticSigns(num_validation, config.image_size, validation_seed, config.classes,
+                                class_balance=config.class_balance)
+    results, gt = detections(model, config, classes, validation, device)
+    chosen = choose_threshold(gt, results, classes, config.image_size / 512, target)
+    return {"scenes": num_validation, "seed": validation_seed, **chosen}
+
+
 def operating_point(checkpoint: str | os.PathLike, num_validation: int = 300, num_test: int = 1000,
                     target: float = 0.85, device: str | torch.device = "cpu") -> dict[str, Any]:
     """Threshold chosen on validation scenes, then the figures on the test scenes.
@@ -76,11 +89,7 @@ def operating_point(checkpoint: str | os.PathLike, num_validation: int = 300, nu
     """
     model, config, classes, state = load_run(checkpoint, device)
     bin_scale = config.image_size / 512
-    _, validation_seed = synthetic_seeds(config.seed)
-    validation = SyntheticSigns(num_validation, config.image_size, validation_seed, config.classes,
-                                class_balance=config.class_balance)
-    results, gt = detections(model, config, classes, validation, device)
-    chosen = choose_threshold(gt, results, classes, bin_scale, target)
+    chosen = validation_threshold(model, config, classes, num_validation, target, device)
     test = test_scenes(config, num_test)
     results, gt = detections(model, config, classes, test, device)
     figures = test_figures(gt, results, classes, bin_scale, chosen["minscore"])
@@ -88,7 +97,7 @@ def operating_point(checkpoint: str | os.PathLike, num_validation: int = 300, nu
            "init_from": config.init_from, "train_class_balance": config.train_class_balance,
            "train_oversample": config.train_oversample,
            "params": sum(p.numel() for p in model.parameters()),
-           "validation": {"scenes": num_validation, "seed": validation_seed, **chosen},
+           "validation": chosen,
            "test": {"scenes": num_test, **figures},
            "goal": {"target": target,
                     "met": figures["all"]["accuracy"] >= target and figures["all"]["recall"] >= target}}

@@ -38,3 +38,16 @@ def test_figures_name_the_classes_the_threshold_loses():
     assert per_class["pl40"]["recall"] == 0.0 and per_class["pl40"]["num_gt"] == 2
     assert figures["medium"]["per_class"]["pl40"]["num_gt"] == 2  # 40-pixel boxes: medium
     assert figures["small"]["per_class"]["pl40"]["num_gt"] == 0
+
+
+def test_the_operating_point_row_of_a_run(runs):
+    from mcn.experiments.operating_point import operating_point
+
+    row = operating_point(runs / "mask-cornernet" / "last.pt", num_validation=4, num_test=6)
+    assert row["validation"]["scenes"] == 4 and row["test"]["scenes"] == 6
+    assert row["validation"]["seed"] != 7919  # the validation stream, not the test one
+    threshold = row["validation"]["minscore"]
+    assert 0 <= threshold <= 100
+    met = row["test"]["all"]["accuracy"] >= 0.85 and row["test"]["all"]["recall"] >= 0.85
+    assert row["goal"] == {"target": 0.85, "met": met}
+    assert set(row["mask_module"]) >= {"attention", "mask"}
