@@ -45,10 +45,10 @@ from mcn.experiments.stacks import stack_rows, stack_table
 
 __all__ = [
     "PAPER", "TEST_SEED", "ablation_rows", "ablation_table", "best_setting", "differences",
-    "corner_confusion", "false_detections_row", "corner_confusion_row", "feature_probe_row", "find_checkpoints",
-    "find_seed_checkpoints", "linear_probe", "load_run", "operating_point",
+    "corner_confusion", "corner_confusion_row", "false_detections_row", "feature_probe_row",
+    "find_checkpoints", "find_seed_checkpoints", "linear_probe", "load_run", "operating_point",
     "paper_comparison", "plot_proposals", "plot_speed", "proposal_rows", "save_weights",
-    "scale_rows", "scales_experiment", "score", "seed_rows", "size_rows", "sort_errors", "speed_rows",
-    "spread_rows", "spread_table", "stack_rows", "stack_table", "stem_stride_rows",
-    "test_scenes", "train_seeds", "train_variants",
+    "scale_rows", "scales_experiment", "score", "seed_rows", "size_rows", "sort_errors",
+    "speed_rows", "spread_rows", "spread_table", "stack_rows", "stack_table",
+    "stem_stride_rows", "test_scenes", "train_seeds", "train_variants",
 ]

@@ -16,7 +16,8 @@ one cause, the first that fits:
 and every sign it misses into ``scored below the threshold`` (a box of its class with
 IoU > 0.5 exists, all below the threshold), ``matched elsewhere`` (such a box is above the
 threshold but matched another sign), ``found as another class`` and ``not found``.
-Detections count in the size bin of their own long side, signs in theirs (rule 6).
+As in the protocol's size bins (rule 6), a false detection counts in the bin of its own
+long side, a correct one and a missed sign in the sign's.
 Taught in chapter 9.
 """
 

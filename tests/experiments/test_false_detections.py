@@ -31,7 +31,7 @@ def test_every_error_gets_the_first_cause_that_fits():
              _box("pn", 11, 10, 30, 31, 80),          # duplicate of the pn
              _box("pl80", 200, 10, 240, 50, 70),      # wrong class on the pl50
              _box("pn", 10, 10, 120, 120, 60),        # pn's top-left to pl40's bottom-right
-             _box("pl40", 95, 95, 115, 112, 55),      # IoU 0.4 with the pl40
+             _box("pl40", 95, 95, 115, 112, 55),      # IoU 0.32 with the pl40
              _box("i4", 600, 600, 620, 620, 50),      # nothing there
              _box("pl40", 100, 100, 120, 120, 20),    # the pl40, below the threshold
              _box("pne", 400, 400, 410, 410, 45)]     # the pne, matched
