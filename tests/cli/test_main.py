@@ -83,3 +83,26 @@ def test_errors_reach_the_shell_without_a_traceback(tmp_path):
                           timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [f"mcn eval: error: checkpoint {tmp_path / 'x.pt'} does not exist"]
+
+
+def test_resume_keeps_the_runs_own_recipe_and_data_unless_given(tmp_path, capsys):
+    scenes, run = tmp_path / "scenes", tmp_path / "run"
+    for split, seed in (("train", "1"), ("test", "2")):
+        assert run_cli(["data", "synth", "--out", str(scenes), "--num", "4", "--split", split,
+                        "--image-size", "128", "--seed", seed, "--quiet", "--classes", "top3"],
+                       capsys)[0] == 0
+    data = f"tt100k:{scenes}"
+    assert run_cli(["train", "--data", data, "--out", str(run), "--variant",
+                    "cornernet-squeeze", *SMALL_TRAIN], capsys)[0] == 0  # 2 iterations
+    # No --data, --preset, --variant, --classes or sizes: the run's own, not the defaults.
+    resume = ["train", "--out", str(run), "--resume", "--workers", "0", "--device", "cpu",
+              "--quiet", "--threads", "1"]
+    status, _, err = run_cli([*resume, "--iters", "3"], capsys)
+    assert status == 0, err
+    written = json.loads((run / "config.json").read_text())
+    config = written["config"]
+    assert (config["variant"], config["iters"], config["input_size"]) == ("cornernet-squeeze", 3, 64)
+    assert (written["provenance"]["resumed_from"], written["provenance"]["data"]) == (2, data)
+    status, _, err = run_cli(resume, capsys)  # without --iters the run keeps its length
+    assert status == 0, err
+    assert json.loads((run / "config.json").read_text())["config"]["iters"] == 3
