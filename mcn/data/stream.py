@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from mcn.data.collate import collate
+from mcn.data.heap import release_free_memory
 from mcn.data.rng import item_rng
 from mcn.data.synthetic import SyntheticSigns
 from mcn.data.transforms import eval_transform, train_transform
@@ -147,5 +148,13 @@ def make_train_loader(dataset: Dataset, config: StreamConfig, shard: Shard,
     stream = TrainStream(dataset, transform, config.seed, cache=cache)
     workers = config.num_workers
     return DataLoader(stream, batch_sampler=StreamBatches(config, shard, start_step),
-                      collate_fn=collate, num_workers=workers,
+                      collate_fn=collate_and_release, num_workers=workers,
                       persistent_workers=False, prefetch_factor=4 if workers else None)
+
+
+def collate_and_release(items: list) -> tuple[torch.Tensor, list[dict]]:
+    """``collate``, then the heap's free pages back to the system: the process making
+    batches for hours then stays the same size (``mcn.data.heap``)."""
+    batch = collate(items)
+    release_free_memory()
+    return batch
