@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--every", type=int, default=10, help="record every N batches (default: 10)")
     parser.add_argument("--input-size", type=int, default=512, help="input side (default: 512)")
     parser.add_argument("--child", choices=ARMS, help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+    parser.add_argument("--out", "--output", dest="out", type=Path, default=DEFAULT_OUT,
                         help=f"results file (default: {DEFAULT_OUT})")
     args = parser.parse_args(argv)
     if args.child:

@@ -5,14 +5,14 @@ hundred kilobytes to a few megabytes. glibc serves an allocation above its *mmap
 threshold* with a fresh mapping, returned to the system when freed, and anything
 smaller from its heap; by default each freed mapping raises the threshold to that
 block's size, so after the first images nearly every array comes from the heap. There
-blocks of mixed sizes and lifetimes leave free holes that glibc keeps, and a training
-stream's loader worker grows batch after batch: by more than 10 GB within an hour of
-the book preset's 512-pixel training, enough to run two side-by-side trainings out of
-memory. Handing the free pages back after each batch (``malloc_trim(0)``) keeps it flat
-for a little CPU time; a fixed mmap threshold does too, at about twice the cost, since
-every large array then comes fresh from the system (``mcn bench stream_memory``, results
-in ``data/results/heap_growth.json``). Used by the training stream (``mcn.data.stream``);
-taught in chapter 9.
+blocks of mixed sizes and lifetimes leave free holes that glibc keeps: a loader worker
+of the book preset's 512-pixel training grew by about 28 MB a step, past 10 GB, and was
+killed for memory (``data/results/heap_growth_observed.json``). Handing the free pages
+back after each batch (``malloc_trim(0)``) keeps it flat for a little CPU time; a fixed
+mmap threshold does too, but every large array then comes fresh from the system, which
+costs about twice as much in the worker and, set for the whole process, slows the
+training step itself (``mcn bench stream_memory``: ``data/results/heap_growth.json``).
+Used by the training stream (``mcn.data.stream``); taught in chapter 9.
 """
 
 from __future__ import annotations
