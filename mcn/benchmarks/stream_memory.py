@@ -9,8 +9,8 @@ records the resident set size every few batches:
 * ``default``: glibc's malloc as it comes, its mmap threshold moving;
 * ``release``: ``mcn.data.heap.release_free_memory`` after each batch, as the training
   stream's ``collate_and_release`` does;
-* ``fixed-threshold``: glibc's mmap threshold fixed at 128 kB (``mallopt``), the other
-  way to keep the heap flat.
+* ``fixed-threshold``: glibc's mmap threshold fixed at 128 kB for the whole process
+  (``MALLOC_MMAP_THRESHOLD_``), the other way to keep the heap flat.
 
 Run: ``python -m mcn.benchmarks.stream_memory`` -> data/results/heap_growth.json.
 Chapter 9 quotes its figures.
@@ -19,9 +19,8 @@ Chapter 9 quotes its figures.
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -34,8 +33,8 @@ from mcn.provenance import provenance, write_json
 DEFAULT_OUT = Path("data") / "results" / "heap_growth.json"
 ARMS = ("default", "release", "fixed-threshold")
 
-#: ``mallopt``'s parameter number for the mmap threshold (glibc's malloc.h).
-M_MMAP_THRESHOLD = -3
+#: The environment each arm's process starts with, beyond this one's.
+ARM_ENVIRONMENT = {"fixed-threshold": {"MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}}
 
 
 def resident_mb() -> float:
@@ -49,15 +48,13 @@ def make_batches(arm: str, num_batches: int, every: int, input_size: int) -> dic
     import torch
 
     from mcn.data.collate import collate
-    from mcn.data.heap import release_free_memory
     from mcn.data.sources import build_dataset
-    from mcn.data.stream import TrainStream, sample_positions
+    from mcn.data.stream import TrainStream, collate_and_release, sample_positions
     from mcn.data.transforms import train_transform
     from mcn.train import distributed, get_config
 
     torch.set_num_threads(1)
-    if arm == "fixed-threshold":
-        ctypes.CDLL(ctypes.util.find_library("c")).mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+    make_batch = collate_and_release if arm == "release" else collate
     config = get_config("book", input_size=input_size, train_images=12000,
                         train_class_balance="uniform")
     stream = TrainStream(build_dataset("synth", config, "train"),
@@ -65,9 +62,7 @@ def make_batches(arm: str, num_batches: int, every: int, input_size: int) -> dic
     curve, started = [], time.process_time()
     for step in range(num_batches + 1):
         positions = sample_positions(step, 0, config.batch_size, 1, distributed.DistInfo())
-        collate([stream[p] for p in positions])
-        if arm == "release":
-            release_free_memory()
+        make_batch([stream[p] for p in positions])
         if step % every == 0:
             curve.append([step, round(resident_mb(), 1)])
     return {"rss_mb": curve, "cpu_seconds_per_batch": (time.process_time() - started) / (num_batches + 1)}
@@ -78,6 +73,7 @@ def run_arm(arm: str, num_batches: int, every: int, input_size: int) -> dict:
     done = subprocess.run([sys.executable, "-m", "mcn.benchmarks.stream_memory", "--child", arm,
                            "--batches", str(num_batches), "--every", str(every),
                            "--input-size", str(input_size)],
+                          env={**os.environ, **ARM_ENVIRONMENT.get(arm, {})},
                           capture_output=True, text=True, check=True)
     measured = json.loads(done.stdout.strip().splitlines()[-1])
     curve = measured["rss_mb"]
