@@ -27,6 +27,8 @@ scheduler      the learning-rate scheduler's ``state_dict``
 scaler         the AMP gradient scaler's ``state_dict``
 rng            random generator states: torch (CPU and CUDA), NumPy, Python
 best_metric    best validation score so far (or None)
+averaged       where the weights are an average (``mcn.train.average``): the
+               checkpoints and iterations averaged; absent otherwise
 checksum       "sha256:" and the SHA-256 of all the other entries (``content_checksum``)
 =============  ==============================================================
 
@@ -64,7 +66,7 @@ REQUIRED_KEYS = ("format", "variant", "num_classes", "model", "iteration", "conf
 
 #: Keys a checkpoint keeps when it is shipped for inference only (``save_weights``).
 INFERENCE_KEYS = ("variant", "model_preset", "model_config", "num_classes", "classes",
-                  "iteration", "config", "data", "model", "best_metric")
+                  "iteration", "config", "data", "model", "best_metric", "averaged")
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be used: corrupt, truncated, or for another model."""
@@ -264,13 +266,20 @@ def load_model(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
     if broken:  # such a model detects nothing, silently
         raise CheckpointError(f"checkpoint {checkpoint} holds non-finite weights ({len(broken)} "
                               f"tensors, e.g. {broken[0]}); use an earlier checkpoint of the run")
+    model = model_from_state(state, f"checkpoint {checkpoint}")
+    return model.to(device).eval(), state
+
+
+def model_from_state(state: dict[str, Any], source: str) -> MaskCornerNet:
+    """The network a checkpoint dict describes, built at the sizes it was trained with and
+    holding its weights (on the CPU, in training mode); errors name ``source``."""
     sizes = stored_model_config(state) or get_preset(state.get("model_preset", "paper"))
     run_side = run_input_side(state)
     if run_side is not None:  # trained at another side than the preset's: use the run's
         sizes = sizes.replace(input_size=run_side)
     model = build_model(state["variant"], int(state["num_classes"]), sizes)
-    load_weights(model, state, f"checkpoint {checkpoint}")
-    return model.to(device).eval(), state
+    load_weights(model, state, source)
+    return model
 
 
 def save_weights(checkpoint: str | os.PathLike, destination: str | os.PathLike) -> Path:

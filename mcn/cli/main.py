@@ -1,4 +1,5 @@
-"""The ``mcn`` command line: data, train, eval, predict, size, bench, export, experiment.
+"""The ``mcn`` command line: data, train, average, eval, predict, size, bench, export,
+experiment.
 
 Every subcommand (one module each beside this one) prints its own help with examples
 (``mcn train --help``). Mistakes a user can make (a missing file, a wrong option value, a
@@ -20,11 +21,11 @@ import sys
 import warnings
 from typing import Sequence
 
-from mcn.cli import bench, data, eval, experiment, export, predict, size, train
+from mcn.cli import average, bench, data, eval, experiment, export, predict, size, train
 from mcn.cli.common import UserError, formatter
 
 #: The subcommands, in the order ``mcn --help`` lists them.
-COMMANDS = (data, train, eval, predict, size, bench, experiment, export)
+COMMANDS = (data, train, average, eval, predict, size, bench, experiment, export)
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
