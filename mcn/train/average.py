@@ -5,7 +5,8 @@ Optima and Better Generalization" (UAI 2018): at a constant learning rate the we
 keep moving around a wide region of low loss without settling in it; the element-wise
 mean of the weights saved along the way lies nearer its middle than any one of them and
 often generalises better. Zhang, Wang, Dayoub and Sünderhauf ("SWA Object Detection",
-2020) report the same for detectors fine-tuned from a trained model.
+2020) train finished detectors for 12 more epochs at a cyclical learning rate and
+average the 12 checkpoints: about one point of COCO AP more, at no cost at inference.
 
 The running statistics of batch normalisation are not weights: the mean of the saved
 statistics is not the statistics of the averaged network. They are measured again, as
