@@ -39,11 +39,10 @@ def cmd_average(args: argparse.Namespace) -> int:
     apply_threads(args)
     if args.bn_batches < 1:
         raise UserError(f"--bn-batches must be >= 1, got {args.bn_batches}")
-    out = Path(args.out)
-    if out.exists():
-        raise UserError(f"--out {out} already exists; choose another name or remove it")
+    if Path(args.out).exists():
+        raise UserError(f"--out {args.out} already exists; choose another name or remove it")
     files = checkpoints_to_average(args.checkpoints)
     print(f"averaging {len(files)} checkpoints: {', '.join(f.name for f in files)}")
-    written = average_checkpoints(files, out, bn_batches=args.bn_batches)
+    written = average_checkpoints(files, args.out, bn_batches=args.bn_batches)
     print(f"wrote {written} (batch norm measured on {args.bn_batches} training batches)")
     return 0

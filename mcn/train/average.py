@@ -138,17 +138,17 @@ def average_checkpoints(paths: Sequence[str | os.PathLike], destination: str | o
                         bn_batches: int = 100) -> Path:
     """Average the weights of ``paths`` (files, or run folders of ``--keep`` checkpoints),
     measure batch norm again on ``bn_batches`` training batches, and save the result as
-    an inference-only checkpoint at ``destination``.
+    an inference-only checkpoint at ``destination``, which must not exist yet.
 
     The new file carries the newest checkpoint's config, classes and iteration, and an
     "averaged" entry naming the files and iterations averaged.
     """
     if bn_batches < 1:
         raise ValueError(f"bn_batches must be >= 1, got {bn_batches}")
-    files = checkpoints_to_average(paths)
     destination = Path(destination)
-    if destination.resolve() in {f.resolve() for f in files}:
-        raise FileExistsError(f"{destination} is one of the checkpoints being averaged")
+    if destination.exists():  # never over a checkpoint, least of all one being averaged
+        raise FileExistsError(f"{destination} already exists; choose another name or remove it")
+    files = checkpoints_to_average(paths)
     loaded = sorted(((load_checkpoint(f), f) for f in files), key=lambda sf: int(sf[0]["iteration"]))
     states, files = [s for s, _ in loaded], [f for _, f in loaded]
     _check_same_model(states, files)

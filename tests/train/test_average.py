@@ -81,6 +81,10 @@ def test_average_checkpoints_of_a_run_folder(kept_run, tmp_path):
     assert not torch.allclose(state["model"][norm], weights[-1][norm])  # measured again
     model, _ = load_model(out)
     assert not model.training
+    before = out.read_bytes()
+    with pytest.raises(FileExistsError, match="already exists"):
+        average_checkpoints([kept_run], out, bn_batches=1)
+    assert out.read_bytes() == before
 
 
 def test_checkpoints_of_another_model_are_refused(kept_run, tmp_path):
