@@ -42,7 +42,7 @@ _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm
 
 
 def average_weights(states: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Element-wise mean of model ``state_dict``s with the same keys and shapes.
+    """Element-wise mean of model state dicts with the same keys and shapes.
 
     Floating-point tensors are averaged (summed in float64); others (counters such as
     batch norm's ``num_batches_tracked``) are taken from the last state.
