@@ -92,6 +92,7 @@ def recompute_batch_norm(model: nn.Module, batches: Iterable[torch.Tensor]) -> i
     buffers = dict(model.named_buffers())
     for name, value in others.items():  # e.g. the EM bases the training forward moved
         buffers[name].copy_(value)
+    model.eval()
     return seen
 
 

@@ -53,7 +53,7 @@ def test_recompute_batch_norm_takes_the_equal_weight_mean_and_keeps_other_buffer
     assert torch.allclose(model.norm.running_mean, expected_mean, atol=1e-5)
     assert torch.allclose(model.norm.running_var, expected_var, atol=1e-4)
     assert torch.equal(model.bases, torch.ones(4))  # put back after the passes moved it
-    assert model.norm.momentum == momentum
+    assert model.norm.momentum == momentum and not model.training
     with pytest.raises(ValueError, match="no batches"):
         recompute_batch_norm(model, [])
 
