@@ -11,8 +11,9 @@ average the 12 checkpoints: about one point of COCO AP more, at no cost at infer
 The running statistics of batch normalisation are not weights: the mean of the saved
 statistics is not the statistics of the averaged network. They are measured again, as
 an equal-weight mean over training batches passed through the averaged network in
-training mode. The model's other buffers (the EM bases of the mask module,
-``mcn.nn.em_attention``) keep their average. Taught in chapter 9; ``mcn average``.
+training mode, as PyTorch's ``torch.optim.swa_utils.update_bn`` does; unlike it, the
+model's other buffers (the EM bases of the mask module, ``mcn.nn.em_attention``), which
+a training-mode forward also moves, keep their average. Taught in chapter 9; ``mcn average``.
 """
 
 from __future__ import annotations
