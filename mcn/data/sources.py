@@ -37,6 +37,7 @@ class DataConfig(Protocol):
     train_signs_per_image: float | None  # mean signs per synthetic training scene
     train_class_balance: str | None  # class mix of synthetic training scenes
     train_oversample: dict | None  # class name -> factor on its weight in training scenes
+    train_size_oversample: dict | None  # size bin -> factor on its share in training scenes
     class_balance: str  # class mix of the other synthetic scenes
 
 
@@ -143,7 +144,8 @@ def build_dataset(data: str | DataSpec, config: DataConfig, part: str, *,
             return SyntheticSigns(config.train_images if num is None else num, side,
                                   train_seed if seed is None else seed, classes,
                                   class_balance=config.train_class_balance or config.class_balance,
-                                  oversample=config.train_oversample, **density)
+                                  oversample=config.train_oversample,
+                                  size_oversample=config.train_size_oversample, **density)
         return SyntheticSigns(config.val_images if num is None else num, side,
                               val_seed if seed is None else seed, classes,
                               class_balance=config.class_balance)

@@ -84,22 +84,42 @@ def class_weights(classes: Sequence[str], balance: str = "tt100k",
     return weights / weights.sum()
 
 
-def size_bins(image_size: int) -> tuple[tuple[float, float, float], ...]:
-    """``SIZE_BINS`` scaled to ``image_size`` (the lowest bound never below MIN_SIGN_PX)."""
+def size_bins(image_size: int, oversample: Mapping[str, float] | None = None
+              ) -> tuple[tuple[float, float, float], ...]:
+    """``SIZE_BINS`` scaled to ``image_size`` (the lowest bound never below MIN_SIGN_PX).
+
+    ``oversample``: size bin ("small", "medium", "large") -> factor on its share before
+    the shares are normalised again (training on the sizes a model misses, chapter 9).
+    """
     scale = image_size / REFERENCE_SIZE
-    bins = [(p, lo * scale, hi * scale) for p, lo, hi in SIZE_BINS]
+    factors = size_factors(oversample)
+    bins = [(p * f, lo * scale, hi * scale) for (p, lo, hi), f in zip(SIZE_BINS, factors)]
+    total = sum(p for p, _, _ in bins)
+    bins = [(p / total, lo, hi) for p, lo, hi in bins] if oversample else bins
     p, lo, hi = bins[0]
     bins[0] = (p, max(lo, MIN_SIGN_PX), hi)
     return tuple(bins)
 
 
-def sample_sign_size(rng: np.random.Generator, image_size: int) -> float:
-    """A sign's long side in pixels, from TT100K's three-bin mix.
+def size_factors(oversample: Mapping[str, float] | None) -> list[float]:
+    """Factors on the small, medium and large shares; ValueError naming a bad item."""
+    for name, factor in (oversample or {}).items():
+        if name not in SIZE_SHARES:
+            raise ValueError(f"oversampled size {name!r} is not one of the size bins "
+                             f"({', '.join(SIZE_SHARES)})")
+        if not (math.isfinite(factor) and factor > 0):
+            raise ValueError(f"size factor {name}={factor:g} must be a finite number > 0")
+    return [float((oversample or {}).get(name, 1.0)) for name in SIZE_SHARES]
+
+
+def sample_sign_size(rng: np.random.Generator, image_size: int,
+                     oversample: Mapping[str, float] | None = None) -> float:
+    """A sign's long side in pixels, from TT100K's three-bin mix (``size_bins``).
 
     Within a bin: uniform below 32 px, log-uniform from 32 to 96 px, and a decaying
     density above 96 px (median about 140 px at 512) since very large signs are rare.
     """
-    bins = size_bins(image_size)
+    bins = size_bins(image_size, oversample)
     which = rng.choice(len(bins), p=[b[0] for b in bins])
     _, lo, hi = bins[which]
     u = rng.random()
@@ -149,6 +169,8 @@ class SyntheticSigns(Dataset):
         oversample: class name -> factor on its sampling weight (``class_weights``).
         signs_per_image: mean number of labelled signs per image, empty ones included.
         empty_fraction: probability that an image has no sign at all.
+        size_oversample: size bin -> factor on its share of the signs and look-alikes
+            (``size_bins``).
 
     Item: (image uint8 tensor (3, H, W) RGB, target) with target "boxes" float32
     (N, 4) xyxy pixels (x2, y2 exclusive), "labels" int64 (N,), "masks" bool (N, H, W),
@@ -158,7 +180,8 @@ class SyntheticSigns(Dataset):
     def __init__(self, num_images: int, image_size: int = 512, seed: int = 0,
                  classes: str | Sequence[str] = "type42", class_balance: str = "tt100k",
                  signs_per_image: float = 2.5, empty_fraction: float = 0.1,
-                 oversample: Mapping[str, float] | None = None):
+                 oversample: Mapping[str, float] | None = None,
+                 size_oversample: Mapping[str, float] | None = None):
         if not isinstance(num_images, (int, np.integer)) or num_images < 0:
             raise ValueError(f"num_images must be a non-negative integer, got {num_images!r}")
         if not isinstance(image_size, (int, np.integer)) or image_size < 128:
@@ -180,6 +203,8 @@ class SyntheticSigns(Dataset):
         self.num_images, self.image_size, self.seed = int(num_images), int(image_size), int(seed)
         self.class_balance, self.oversample = class_balance, dict(oversample or {})
         self.weights = class_weights(self.classes, class_balance, self.oversample)
+        size_factors(size_oversample)  # a bad bin or factor fails here, not in a worker
+        self.size_oversample = dict(size_oversample or {})
         self.signs_per_image, self.empty_fraction = float(signs_per_image), float(empty_fraction)
 
     @property
@@ -193,7 +218,9 @@ class SyntheticSigns(Dataset):
         return (f"SyntheticSigns(num_images={self.num_images}, image_size={self.image_size}, "
                 f"seed={self.seed}, classes={len(self.classes)} classes, "
                 f"class_balance={self.class_balance!r}"
-                + (f", oversample={self.oversample}" if self.oversample else "") + ")")
+                + (f", oversample={self.oversample}" if self.oversample else "")
+                + (f", size_oversample={self.size_oversample}" if self.size_oversample else "")
+                + ")")
 
     def _check_index(self, index: int) -> int:
         if not isinstance(index, (int, np.integer)):
@@ -221,7 +248,8 @@ class SyntheticSigns(Dataset):
         index = self._check_index(index)
         rng = np.random.default_rng([self.seed, index])
         return _render_scene(rng, self.image_size, self.classes, self.weights,
-                             _count_signs(rng, self.signs_per_image, self.empty_fraction))
+                             _count_signs(rng, self.signs_per_image, self.empty_fraction),
+                             self.size_oversample)
 
     def tt100k_annotations(self, indices: Sequence[int] | None = None) -> dict[str, Any]:
         """Ground truth of the given items (default: all) in TT100K's annotations.json
@@ -260,11 +288,11 @@ def _weather_the_sign(rng: np.random.Generator, patch: signs.SignPatch) -> None:
 
 
 def _draw_distractors(image: np.ndarray, rng: np.random.Generator, band_y: float,
-                      classes: Sequence[str]) -> None:
+                      classes: Sequence[str], size_oversample: Mapping[str, float]) -> None:
     """One to five unlabelled look-alikes, sized like signs, in the signs' band."""
     image_size = image.shape[0]
     for _ in range(int(rng.integers(1, 6))):
-        size = sample_sign_size(rng, image_size)
+        size = sample_sign_size(rng, image_size, size_oversample)
         x = int(rng.uniform(0, image_size))
         y = int(np.clip(rng.normal(band_y, 0.15 * image_size), 0, image_size))
         if rng.random() < 0.5:  # on a pole too, so that a pole is no give-away
@@ -274,14 +302,14 @@ def _draw_distractors(image: np.ndarray, rng: np.random.Generator, band_y: float
 
 
 def _place_signs(rng: np.random.Generator, image_size: int, band_y: float,
-                 classes: Sequence[str], weights: np.ndarray,
-                 num_signs: int) -> tuple[list[Placed], list[tuple]]:
+                 classes: Sequence[str], weights: np.ndarray, num_signs: int,
+                 size_oversample: Mapping[str, float]) -> tuple[list[Placed], list[tuple]]:
     """Choose classes, sizes and positions of the signs, group by group (nothing is
     painted yet); returns the placed signs in drawing order and the groups' poles."""
     groups = []
     for arrangement, count in _split_into_groups(rng, num_signs):
         labels = rng.choice(len(classes), size=count, p=weights)
-        first = sample_sign_size(rng, image_size)
+        first = sample_sign_size(rng, image_size, size_oversample)
         sizes = [first] + [first * rng.uniform(0.85, 1.15) for _ in range(count - 1)]
         if count > 1 and 1.15 * sum(sizes) > 0.9 * image_size:
             # Too large to share a pole inside this image: place them one by one.
@@ -305,14 +333,16 @@ def _place_signs(rng: np.random.Generator, image_size: int, band_y: float,
 
 
 def _render_scene(rng: np.random.Generator, image_size: int, classes: Sequence[str],
-                  weights: np.ndarray, num_signs: int) -> Scene:
+                  weights: np.ndarray, num_signs: int,
+                  size_oversample: Mapping[str, float]) -> Scene:
     """Paint one scene, back to front: street, look-alikes, poles, signs, occluders,
     camera. Every random choice comes from ``rng``, in a fixed order."""
     background = scenes.paint_background(rng, image_size, image_size)
     image = background.image
     band_y = rng.uniform(0.25, 0.6) * image_size  # where this street's signs hang
-    _draw_distractors(image, rng, band_y, classes)
-    placed, poles = _place_signs(rng, image_size, band_y, classes, weights, num_signs)
+    _draw_distractors(image, rng, band_y, classes, size_oversample)
+    placed, poles = _place_signs(rng, image_size, band_y, classes, weights, num_signs,
+                                 size_oversample)
     for pole in poles:
         _draw_pole(image, rng, background.horizon, pole)
     for sign in placed:

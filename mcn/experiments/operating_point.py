@@ -96,6 +96,7 @@ def operating_point(checkpoint: str | os.PathLike, num_validation: int = 300, nu
     row = {"variant": config.variant, "preset": config.preset, "iterations": int(state["iteration"]),
            "init_from": config.init_from, "train_class_balance": config.train_class_balance,
            "train_oversample": config.train_oversample,
+           "train_size_oversample": config.train_size_oversample,
            "params": sum(p.numel() for p in model.parameters()),
            "validation": chosen,
            "test": {"scenes": num_test, **figures},

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from mcn.classes import parse_classes, resolve_classes, top_classes
-from mcn.data.synthetic import class_weights
+from mcn.data.synthetic import class_weights, size_factors
 from mcn.losses import LossWeights
 from mcn.models import ModelConfig, get_preset
 
@@ -138,6 +138,10 @@ class TrainConfig:
         None, "--oversample",
         "sample these classes more often in synthetic training scenes, e.g. pl40=3,pl50=3",
         metavar="CLASS=F,...", convert=lambda text: parse_assignments(text, "--oversample"))
+    train_size_oversample: dict | None = option(  # size bin -> factor on its share (training only)
+        None, "--oversample-sizes",
+        "draw these size bins more often in synthetic training scenes, e.g. large=2.5",
+        metavar="BIN=F,...", convert=lambda text: parse_assignments(text, "--oversample-sizes"))
     class_balance: str = "tt100k"  # synthetic class frequencies: "tt100k" or "uniform"
     augment: bool = option(  # CornerNet's random crop, colour jitter and lighting
         True, "--no-augment", "no random crop / colour augmentation", action="store_true",
@@ -189,6 +193,10 @@ class TrainConfig:
                 class_weights(self.class_names, "uniform", self.train_oversample)
             except ValueError as error:
                 raise ValueError(f"--oversample (train_oversample): {error}") from None
+        try:
+            size_factors(self.train_size_oversample)
+        except ValueError as error:
+            raise ValueError(f"--oversample-sizes (train_size_oversample): {error}") from None
 
     def _check_ranges(self) -> None:
         """ValueError naming the option (and field) of the first value out of its range."""

@@ -19,7 +19,7 @@ FLAGS = ("--variant", "--model-preset", "--width", "--iters", "--batch-size", "-
          "--seed", "--deterministic", "--no-augment", "--eval-every", "--ckpt-every",
          "--minscore", "--ae-threshold", "--loss-weights", "--time-limit")
 #: Options added since (flags are added, never renamed).
-ADDED = ("--keep", "--init", "--oversample")
+ADDED = ("--keep", "--init", "--oversample", "--oversample-sizes")
 
 
 def parse(*options: str):
@@ -72,3 +72,13 @@ def test_oversample_reads_class_factors_and_names_a_bad_class():
         train_config(parse("--oversample", "pl4=2"))
     with pytest.raises(ValueError, match="--oversample: 'pl40' is not NAME=NUMBER"):
         train_config(parse("--oversample", "pl40"))
+
+
+def test_oversample_sizes_reads_bin_factors_and_names_a_bad_bin():
+    config = train_config(parse("--oversample-sizes", "large=2.5"))
+    assert config.train_size_oversample == {"large": 2.5}
+    assert train_config(parse()).train_size_oversample is None
+    with pytest.raises(ValueError, match="--oversample-sizes .*'huge' is not one of the size bins"):
+        train_config(parse("--oversample-sizes", "huge=2"))
+    with pytest.raises(ValueError, match="--oversample-sizes .*large=-1 must be a finite number > 0"):
+        train_config(parse("--oversample-sizes", "large=-1"))

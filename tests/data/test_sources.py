@@ -34,6 +34,14 @@ def test_oversampling_changes_the_training_scenes_only():
         small_config(train_oversample={"nope": 2.0})
 
 
+def test_size_oversampling_changes_the_training_scenes_only():
+    config = small_config(train_size_oversample={"large": 3.0})
+    training, validation = build_dataset("synth", config, "train"), build_dataset("synth", config, "val")
+    assert training.size_oversample == {"large": 3.0} and validation.size_oversample == {}
+    assert "size_oversample={'large': 3.0}" in repr(training)
+    assert "size_oversample" not in repr(validation)
+
+
 def test_data_spec_parsing_and_missing_paths(tmp_path):
     assert parse_data_spec("synth").kind == "synth"
     assert parse_data_spec(f"tt100k:{tmp_path}").root == tmp_path

@@ -150,6 +150,21 @@ def test_size_sampler_follows_the_tt100k_mix():
     assert size_bins(128)[0][1] >= 5.0
 
 
+def test_size_oversampling_reweighs_the_bins_and_names_a_bad_one():
+    shares = [p for p, _, _ in size_bins(512, {"large": 2.0})]
+    total = 0.379 + 0.522 + 2 * 0.099
+    assert shares == pytest.approx([0.379 / total, 0.522 / total, 2 * 0.099 / total])
+    rng = np.random.default_rng(0)
+    sides = np.array([sample_sign_size(rng, 512, {"large": 2.0}) for _ in range(20000)])
+    assert abs(np.mean(sides >= 96) - 2 * 0.099 / total) < 0.015
+    scene = SyntheticSigns(1, image_size=SIZE, seed=3, size_oversample={"large": 1.0}).render(0)
+    assert np.array_equal(scene.image, SyntheticSigns(1, image_size=SIZE, seed=3).render(0).image)
+    with pytest.raises(ValueError, match="'huge' is not one of the size bins"):
+        SyntheticSigns(1, size_oversample={"huge": 2.0})
+    with pytest.raises(ValueError, match="small=0 must be a finite number > 0"):
+        SyntheticSigns(1, size_oversample={"small": 0.0})
+
+
 @pytest.mark.slow
 def test_scenes_have_the_tt100k_size_mix_and_sign_count():
     """Over 240 scenes (about 600 signs) at 256 px: measured boxes, not sampled sizes."""
