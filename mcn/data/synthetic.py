@@ -74,14 +74,23 @@ def class_weights(classes: Sequence[str], balance: str = "tt100k",
         rank = {name: r for r, name in enumerate(BY_FREQUENCY)}
         weights = np.array([(rank.get(c, len(BY_FREQUENCY)) + 1.0) ** -ZIPF_EXPONENT
                             for c in classes])
+    _check_factors(oversample or {}, classes, "class", "classes")
     for name, factor in (oversample or {}).items():
-        if name not in classes:
-            raise ValueError(f"oversampled class {name!r} is not one of the classes "
-                             f"({', '.join(classes)})")
-        if not (math.isfinite(factor) and factor > 0):
-            raise ValueError(f"oversampling factor {name}={factor:g} must be a finite number > 0")
         weights[list(classes).index(name)] *= factor
     return weights / weights.sum()
+
+
+def _check_factors(factors: Mapping[str, float], names: Sequence[str], kind: str,
+                  kinds: str) -> None:
+    """ValueError naming the first of ``factors`` (name -> oversampling factor) whose
+    name is not one of ``names`` (a ``kind``; ``kinds`` in the message) or whose factor
+    is not a finite number > 0."""
+    for name, factor in factors.items():
+        if name not in names:
+            raise ValueError(f"oversampled {kind} {name!r} is not one of the {kinds} "
+                             f"({', '.join(names)})")
+        if not (math.isfinite(factor) and factor > 0):
+            raise ValueError(f"oversampling factor {name}={factor:g} must be a finite number > 0")
 
 
 def size_bins(image_size: int, oversample: Mapping[str, float] | None = None
@@ -103,12 +112,7 @@ def size_bins(image_size: int, oversample: Mapping[str, float] | None = None
 
 def size_factors(oversample: Mapping[str, float] | None) -> list[float]:
     """Factors on the small, medium and large shares; ValueError naming a bad item."""
-    for name, factor in (oversample or {}).items():
-        if name not in SIZE_SHARES:
-            raise ValueError(f"oversampled size {name!r} is not one of the size bins "
-                             f"({', '.join(SIZE_SHARES)})")
-        if not (math.isfinite(factor) and factor > 0):
-            raise ValueError(f"size factor {name}={factor:g} must be a finite number > 0")
+    _check_factors(oversample or {}, list(SIZE_SHARES), "size", "size bins")
     return [float((oversample or {}).get(name, 1.0)) for name in SIZE_SHARES]
 
 
