@@ -102,9 +102,8 @@ def size_bins(image_size: int, oversample: Mapping[str, float] | None = None
     """
     scale = image_size / REFERENCE_SIZE
     factors = size_factors(oversample)
-    bins = [(p * f, lo * scale, hi * scale) for (p, lo, hi), f in zip(SIZE_BINS, factors)]
-    total = sum(p for p, _, _ in bins)
-    bins = [(p / total, lo, hi) for p, lo, hi in bins] if oversample else bins
+    total = sum(p * f for (p, _, _), f in zip(SIZE_BINS, factors)) if oversample else 1.0
+    bins = [(p * f / total, lo * scale, hi * scale) for (p, lo, hi), f in zip(SIZE_BINS, factors)]
     p, lo, hi = bins[0]
     bins[0] = (p, max(lo, MIN_SIGN_PX), hi)
     return tuple(bins)
@@ -123,7 +122,11 @@ def sample_sign_size(rng: np.random.Generator, image_size: int,
     Within a bin: uniform below 32 px, log-uniform from 32 to 96 px, and a decaying
     density above 96 px (median about 140 px at 512) since very large signs are rare.
     """
-    bins = size_bins(image_size, oversample)
+    return _draw_size(rng, size_bins(image_size, oversample))
+
+
+def _draw_size(rng: np.random.Generator, bins: tuple[tuple[float, float, float], ...]) -> float:
+    """``sample_sign_size`` from bins already scaled (a scene draws many sizes)."""
     which = rng.choice(len(bins), p=[b[0] for b in bins])
     _, lo, hi = bins[which]
     u = rng.random()
@@ -207,8 +210,8 @@ class SyntheticSigns(Dataset):
         self.num_images, self.image_size, self.seed = int(num_images), int(image_size), int(seed)
         self.class_balance, self.oversample = class_balance, dict(oversample or {})
         self.weights = class_weights(self.classes, class_balance, self.oversample)
-        size_factors(size_oversample)  # a bad bin or factor fails here, not in a worker
         self.size_oversample = dict(size_oversample or {})
+        self.sign_size_bins = size_bins(self.image_size, self.size_oversample)  # checks it
         self.signs_per_image, self.empty_fraction = float(signs_per_image), float(empty_fraction)
 
     @property
@@ -253,7 +256,7 @@ class SyntheticSigns(Dataset):
         rng = np.random.default_rng([self.seed, index])
         return _render_scene(rng, self.image_size, self.classes, self.weights,
                              _count_signs(rng, self.signs_per_image, self.empty_fraction),
-                             self.size_oversample)
+                             self.sign_size_bins)
 
     def tt100k_annotations(self, indices: Sequence[int] | None = None) -> dict[str, Any]:
         """Ground truth of the given items (default: all) in TT100K's annotations.json
@@ -292,11 +295,11 @@ def _weather_the_sign(rng: np.random.Generator, patch: signs.SignPatch) -> None:
 
 
 def _draw_distractors(image: np.ndarray, rng: np.random.Generator, band_y: float,
-                      classes: Sequence[str], size_oversample: Mapping[str, float]) -> None:
+                      classes: Sequence[str], sign_size_bins: tuple) -> None:
     """One to five unlabelled look-alikes, sized like signs, in the signs' band."""
     image_size = image.shape[0]
     for _ in range(int(rng.integers(1, 6))):
-        size = sample_sign_size(rng, image_size, size_oversample)
+        size = _draw_size(rng, sign_size_bins)
         x = int(rng.uniform(0, image_size))
         y = int(np.clip(rng.normal(band_y, 0.15 * image_size), 0, image_size))
         if rng.random() < 0.5:  # on a pole too, so that a pole is no give-away
@@ -307,13 +310,13 @@ def _draw_distractors(image: np.ndarray, rng: np.random.Generator, band_y: float
 
 def _place_signs(rng: np.random.Generator, image_size: int, band_y: float,
                  classes: Sequence[str], weights: np.ndarray, num_signs: int,
-                 size_oversample: Mapping[str, float]) -> tuple[list[Placed], list[tuple]]:
+                 sign_size_bins: tuple) -> tuple[list[Placed], list[tuple]]:
     """Choose classes, sizes and positions of the signs, group by group (nothing is
     painted yet); returns the placed signs in drawing order and the groups' poles."""
     groups = []
     for arrangement, count in _split_into_groups(rng, num_signs):
         labels = rng.choice(len(classes), size=count, p=weights)
-        first = sample_sign_size(rng, image_size, size_oversample)
+        first = _draw_size(rng, sign_size_bins)
         sizes = [first] + [first * rng.uniform(0.85, 1.15) for _ in range(count - 1)]
         if count > 1 and 1.15 * sum(sizes) > 0.9 * image_size:
             # Too large to share a pole inside this image: place them one by one.
@@ -338,15 +341,15 @@ def _place_signs(rng: np.random.Generator, image_size: int, band_y: float,
 
 def _render_scene(rng: np.random.Generator, image_size: int, classes: Sequence[str],
                   weights: np.ndarray, num_signs: int,
-                  size_oversample: Mapping[str, float]) -> Scene:
+                  sign_size_bins: tuple) -> Scene:
     """Paint one scene, back to front: street, look-alikes, poles, signs, occluders,
     camera. Every random choice comes from ``rng``, in a fixed order."""
     background = scenes.paint_background(rng, image_size, image_size)
     image = background.image
     band_y = rng.uniform(0.25, 0.6) * image_size  # where this street's signs hang
-    _draw_distractors(image, rng, band_y, classes, size_oversample)
+    _draw_distractors(image, rng, band_y, classes, sign_size_bins)
     placed, poles = _place_signs(rng, image_size, band_y, classes, weights, num_signs,
-                                 size_oversample)
+                                 sign_size_bins)
     for pole in poles:
         _draw_pole(image, rng, background.horizon, pole)
     for sign in placed:
