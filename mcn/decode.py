@@ -25,6 +25,7 @@ import torch
 
 from mcn.boxes import box_iou
 from mcn.corners import pair_corners, top_corners
+from mcn.joins import joined_pairs
 from mcn.data.geometry import LetterboxMeta
 from mcn.models import HEAD_KEYS
 
@@ -69,8 +70,8 @@ def soft_nms(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor,
 def decode(outputs: Mapping[str, torch.Tensor], k: int = 100, ae_threshold: float = 0.5,
            num_dets: int = 100, max_dets: int = 100, stride: int = 4, nms_kernel: int = 3,
            letterbox: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
-           soft_nms_sigma: float | None = 0.5, score_threshold: float = 0.001
-           ) -> list[dict[str, torch.Tensor]]:
+           soft_nms_sigma: float | None = 0.5, score_threshold: float = 0.001,
+           join_ratio: float | None = None) -> list[dict[str, torch.Tensor]]:
     """Detections of every image from the model's eval-mode output.
 
     Args:
@@ -87,6 +88,8 @@ def decode(outputs: Mapping[str, torch.Tensor], k: int = 100, ae_threshold: floa
             input-pixel coordinates.
         soft_nms_sigma, score_threshold: Gaussian soft-NMS parameters; sigma None skips
             soft-NMS (to look at the raw pairs); the threshold applies either way.
+        join_ratio: drop the pairs that join two objects' corners
+            (``mcn.joins.joined_pairs`` with this ratio) before soft-NMS; None keeps them.
 
     Returns:
         one dict per image: boxes float32 (D, 4) xyxy, scores (D,) in [0, 1], labels
@@ -115,6 +118,9 @@ def decode(outputs: Mapping[str, torch.Tensor], k: int = 100, ae_threshold: floa
 
     results = []
     for i in range(batch):
+        if join_ratio is not None:  # before soft-NMS, where a joined box lowers the signs' own
+            joined = joined_pairs(boxes[i], scores[i], labels[i], join_ratio)
+            scores[i] = scores[i].masked_fill(joined, -1.0)
         real = scores[i] >= 0
         img_boxes, img_scores, img_labels = boxes[i][real], scores[i][real], labels[i][real]
         if letterbox is not None:

@@ -56,11 +56,12 @@ class _EvalItems(Dataset):
 
 def _decode_to_cpu(model: torch.nn.Module, outputs: dict[str, torch.Tensor],
                    metas: Sequence[dict[str, Any]], top_k: int, ae_threshold: float,
-                   num_dets: int, soft_nms: bool) -> list[dict[str, torch.Tensor]]:
+                   num_dets: int, soft_nms: bool, join_ratio: float | None = None
+                   ) -> list[dict[str, torch.Tensor]]:
     """``decode`` a batch's outputs to original pixels, results moved to the CPU."""
     detections = decode(outputs, k=top_k, ae_threshold=ae_threshold, num_dets=num_dets,
                         stride=model.stride, letterbox=list(metas),
-                        soft_nms_sigma=0.5 if soft_nms else None)
+                        soft_nms_sigma=0.5 if soft_nms else None, join_ratio=join_ratio)
     return [{k: v.cpu() for k, v in d.items()} for d in detections]
 
 
@@ -69,14 +70,15 @@ def detect_by_size(model: torch.nn.Module, dataset: Dataset, input_sizes: Sequen
                    device: str | torch.device = "cpu", batch_size: int = 8, top_k: int = 100,
                    ae_threshold: float = 0.5, num_dets: int = 100, num_workers: int = 0,
                    progress: bool = False, soft_nms: bool = True,
-                   forward: Forward | None = None,
+                   forward: Forward | None = None, join_ratio: float | None = None,
                    ) -> tuple[list[list[dict]], list[list[dict]], list[dict]]:
     """Every image of ``dataset`` decoded at each of ``input_sizes``.
 
     Returns (found, metas, targets): ``found[s][i]`` image i's detections at input
     ``input_sizes[s]`` (boxes in original pixels, after soft-NMS unless ``soft_nms`` is
     False: then the raw corner pairs), ``metas[s][i]`` its letterbox there, ``targets[i]``
-    its ground truth. The model is put in eval mode (and left there).
+    its ground truth. The model is put in eval mode (and left there). ``join_ratio``:
+    drop the pairs that join two objects (``mcn.joins``; None keeps them).
     """
     device = torch.device(device)
     model.eval()
@@ -95,7 +97,7 @@ def detect_by_size(model: torch.nn.Module, dataset: Dataset, input_sizes: Sequen
             outputs = (forward or model)(images.to(device))
             batch_metas = [t["meta"] for t in targets]
             found[s] += _decode_to_cpu(model, outputs, batch_metas, top_k, ae_threshold,
-                                       num_dets, soft_nms)
+                                       num_dets, soft_nms, join_ratio)
             metas[s] += batch_metas
         truth += per_size[0][1]
     return found, metas, truth
@@ -108,6 +110,7 @@ def detect_dataset(model: torch.nn.Module, dataset: Dataset, classes: Sequence[s
                    forward: Forward | None = None,
                    scales: Sequence[float] = (1.0,),
                    scale_band: tuple[float, float] | None = None,
+                   join_ratio: float | None = None,
                    ) -> tuple[dict, dict]:
     """Detections and ground truth of every image of ``dataset``, TT100K JSON form.
 
@@ -119,13 +122,14 @@ def detect_dataset(model: torch.nn.Module, dataset: Dataset, classes: Sequence[s
     ``scales`` other than (1.0,) test every image at ``input_size * scale`` for each
     scale (rounded to the model's ``input_multiple``) and merge the boxes, keeping from
     each scale those whose long side in its input pixels is in ``scale_band`` (None:
-    keep all; see :mod:`mcn.multiscale`).
+    keep all; see :mod:`mcn.multiscale`). ``join_ratio``: drop the corner pairs that
+    join two objects (``mcn.joins``) at this ratio; None keeps them.
     """
     sizes, scale_band = _testing_sizes(model, input_size, scales, scale_band)
     single = len(sizes) == 1
     found, metas, targets = detect_by_size(
         model, dataset, sizes, device, batch_size, top_k, ae_threshold, num_dets, num_workers,
-        progress, soft_nms=single, forward=forward)
+        progress, soft_nms=single, forward=forward, join_ratio=join_ratio)
     detections = found[0] if single else multiscale.merge_scales(found, metas, sizes, scale_band)
     ids = [t["image_id"] for t in targets]
     return (detections_to_tt100k(detections, ids, classes),
@@ -151,11 +155,12 @@ def _testing_sizes(model: torch.nn.Module, input_size: int, scales: Sequence[flo
 def predict_image(model: MaskCornerNet, image: torch.Tensor, input_size: int | None = None,
                   top_k: int = 100, ae_threshold: float = 0.5, num_dets: int = 100,
                   device: str | torch.device = "cpu", scales: Sequence[float] = (1.0,),
-                  scale_band: tuple[float, float] | None = None) -> dict[str, Any]:
+                  scale_band: tuple[float, float] | None = None,
+                  join_ratio: float | None = None) -> dict[str, Any]:
     """Detections of one uint8 RGB image (3, H, W), in its own pixels.
 
     ``scales``/``scale_band``: multi-scale testing as in :func:`detect_dataset`; the
-    mask then comes from the input size nearest ``input_size``.
+    mask then comes from the input size nearest ``input_size``. ``join_ratio`` as there.
 
     Returns {"boxes" (D, 4), "scores" (D,) in [0, 1], "labels" (D,), "mask": int64 (H, W)
     semantic classes (0 background, label + 1 otherwise) or None without a mask module}.
@@ -170,7 +175,7 @@ def predict_image(model: MaskCornerNet, image: torch.Tensor, input_size: int | N
         outputs = model(x[None].to(device))
         meta = target["meta"]
         found.append(_decode_to_cpu(model, outputs, [meta], top_k, ae_threshold, num_dets,
-                                    soft_nms=len(sizes) == 1))
+                                    soft_nms=len(sizes) == 1, join_ratio=join_ratio))
         metas.append([meta])
         if size == mask_size and "mask" in outputs:
             classes = outputs["mask"][0].float().argmax(0)  # (h, w) at the mask's stride

@@ -1,5 +1,6 @@
 """What the ``mcn`` subcommands share: the error type, the help layout, the options that
-several commands take (device, threads, multi-scale testing) and how results print.
+several commands take (device, threads, multi-scale testing, the joined-pair rule) and
+how results print.
 
 The command line drives the package the book builds (Mask-CornerNet, Yang, Fan and Guo
 2020); chapters 9 to 11 run it.
@@ -8,6 +9,7 @@ The command line drives the package the book builds (Mask-CornerNet, Yang, Fan a
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any, Callable
 
 import torch
@@ -37,6 +39,21 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads for PyTorch (default: PyTorch's choice)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_join_option(parser: argparse.ArgumentParser, default: str) -> None:
+    """--join-ratio: drop the corner pairs that join two objects (``mcn.joins``)."""
+    parser.add_argument("--join-ratio", type=float, metavar="RATIO",
+                        help="drop corner pairs that join two objects' corners (mcn.joins) at "
+                             f"this score ratio, e.g. 0.65 (default: {default})")
+
+
+def join_ratio(args: argparse.Namespace) -> float | None:
+    """``--join-ratio``, checked: None or a finite number > 0."""
+    ratio = args.join_ratio
+    if ratio is not None and not (math.isfinite(ratio) and ratio > 0):
+        raise UserError(f"--join-ratio: expected a number > 0, got {ratio:g}")
+    return ratio
 
 
 def apply_threads(args: argparse.Namespace) -> None:

@@ -12,8 +12,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from mcn.cli.common import (UserError, add_command, add_run_options, add_scale_options, apply_threads,
-                            print_tt100k, ratio, scale_record)
+from mcn.cli.common import (UserError, add_command, add_join_option, add_run_options,
+                            add_scale_options, apply_threads, join_ratio, print_tt100k, ratio,
+                            scale_record)
 
 EXAMPLES = """examples:
   mcn eval --checkpoint runs/tiny/best.pt --data synth --out runs/tiny/eval
@@ -37,6 +38,7 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--batch-size", type=int, default=8, help="images per forward pass (default: 8)")
     p.add_argument("--top-k", type=int, default=100, help="corners kept per type (default: 100)")
     add_scale_options(p)
+    add_join_option(p, "the run's")
     p.add_argument("--no-coco", action="store_true", help="skip COCO AP")
     p.add_argument("--skip-bad", action="store_true",
                    help="tt100k/coco: leave out (and count) images that are missing or do not "
@@ -65,6 +67,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UserError(f"--minscore is on the 0-100 scale, got {args.minscore:g}")
     if args.batch_size < 1 or args.top_k < 1:
         raise UserError(f"--batch-size and --top-k must be >= 1, got {args.batch_size} and {args.top_k}")
+    join_setting = join_ratio(args)
     device = resolve_device(args.device)
     spec = parse_data_spec(args.data)
     model, state = load_model(args.checkpoint, device)
@@ -85,11 +88,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UserError(f"--data {args.data}: no images to evaluate")
     minscore = args.minscore if args.minscore is not None else config.eval_minscore
     input_size = args.input_size or config.eval_size
+    if join_setting is None:
+        join_setting = config.join_ratio
     results, gt = detect_dataset(model, dataset, classes, input_size, device,
                                  batch_size=args.batch_size, top_k=args.top_k,
                                  ae_threshold=config.ae_threshold, num_dets=config.num_dets,
                                  progress=not args.quiet, scales=args.scales,
-                                 scale_band=args.scale_band)
+                                 scale_band=args.scale_band, join_ratio=join_setting)
     if not any(image["objects"] for image in gt["imgs"].values()):
         raise UserError(f"--data {args.data}: its {len(dataset)} image(s) hold no ground-truth "
                         "signs of the checkpoint's classes; there is nothing to score")
@@ -100,7 +105,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         config, config.seed, device, checkpoint=str(args.checkpoint),
         checkpoint_iteration=int(state["iteration"]), variant=state["variant"],
         data=str(spec), num_images=len(dataset), skipped_images=skipped, input_size=input_size,
-        top_k=args.top_k,
+        top_k=args.top_k, join_ratio=join_setting,
         **scale_record(args))
     out = Path(args.out)
     write_results(out / "results.json", results, record)

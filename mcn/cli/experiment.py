@@ -11,7 +11,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from mcn.cli.common import UserError, add_command, add_run_options, apply_threads, options
+from mcn.cli.common import (UserError, add_command, add_join_option, add_run_options,
+                            apply_threads, join_ratio, options)
 
 EXAMPLES = """examples:
   mcn experiment ablation --runs runs/ablation --train          (train the five variants first)
@@ -23,13 +24,16 @@ EXAMPLES = """examples:
   mcn experiment speed --runs runs/ablation --sizes 128,256,512
   mcn experiment scales --runs mcn/weights/tiny
   mcn experiment feature-probe --runs mcn/weights/book --probe-classes pl40,pl50,pl80,pl60
-  mcn experiment false-detections --runs mcn/weights/book --ae-threshold 0.3"""
+  mcn experiment false-detections --runs mcn/weights/book --ae-threshold 0.3
+  mcn experiment error-costs --runs mcn/weights/book
+  mcn experiment operating-point --runs mcn/weights/book --join-ratio 0.65"""
 
 EXPERIMENT_VARIANTS = {"stacks": "mask-cornernet,cornernet-mask", "proposals": "mask-cornernet",
                        "scales": "mask-cornernet", "operating-point": "mask-cornernet,cornernet-squeeze",
                        "corner-confusion": "mask-cornernet,cornernet-squeeze",
                        "feature-probe": "mask-cornernet,cornernet-squeeze",
-                       "false-detections": "mask-cornernet,cornernet-squeeze"}
+                       "false-detections": "mask-cornernet,cornernet-squeeze",
+                       "error-costs": "mask-cornernet,cornernet-squeeze"}
 
 
 def add_parser(commands: Any) -> None:
@@ -37,14 +41,16 @@ def add_parser(commands: Any) -> None:
     p = add_command(commands, "experiment", "redo the paper's tables and figures with trained tiny models",
                     cmd_experiment, EXAMPLES)
     p.add_argument("name", choices=["ablation", "stacks", "proposals", "speed", "scales", "operating-point",
-                            "corner-confusion", "feature-probe", "false-detections"],
+                            "corner-confusion", "feature-probe", "false-detections",
+                            "error-costs"],
                    help="ablation (Table 1), stacks (Table 2), proposals (Fig. 8), speed (Table 3, "
                         "Fig. 9), scales (multi-scale testing, chosen on validation scenes), "
                         "operating-point (accuracy and recall at a threshold chosen on validation scenes), "
                         "corner-confusion (what each class channel says at the corners of each "
                         "class's signs), feature-probe (at which depth the features stop telling "
                         "some classes apart), false-detections (the false boxes and missed signs "
-                        "at the operating point, sorted by cause)")
+                        "at the operating point, sorted by cause), error-costs (the operating "
+                        "point again with each cause of false boxes taken out)")
     p.add_argument("--runs", default="runs/ablation",
                    help="folder with VARIANT/last.pt run folders or VARIANT.pt files (default: runs/ablation)")
     p.add_argument("--variants", help="comma-separated variants (default: all five; stacks: "
@@ -55,13 +61,15 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--preset", choices=["tiny", "book", "paper"], default="tiny",
                    help="training preset for --train (default: tiny)")
     p.add_argument("--num", type=int, help="held-out test scenes (default: 200; speed: 100; "
-                   "operating-point, false-detections: 1000; corner-confusion: 150; feature-probe: 300 "
+                   "operating-point, false-detections, error-costs: 1000; corner-confusion: 150; "
+                   "feature-probe: 300 "
                    "probe scenes)")
     p.add_argument("--probe-classes", default="pl40,pl50,pl80,pl60",
                    help="feature-probe: the classes to tell apart (default: the speed limits)")
     p.add_argument("--ae-threshold", type=float,
                    help="false-detections: largest embedding distance of a corner pair "
                    "(default: each run's own)")
+    add_join_option(p, "each run's; operating-point, false-detections and error-costs take it")
     p.add_argument("--ks", default="10,20,50,100,150,200", help="proposals: values of K")
     p.add_argument("--sizes", default="128,256,448,512,640", help="speed: input sides")
     p.add_argument("--out", help="result JSON (default: data/results/experiment_NAME.json)")
@@ -85,8 +93,16 @@ def _seeds(args: argparse.Namespace) -> list[int]:
     return seeds
 
 
-def _check_ae_threshold(args: argparse.Namespace) -> None:
-    """``--ae-threshold``: a positive number, and only where the pairing is the question."""
+#: the experiments that read the operating point, where the joined-pair rule may be tried
+JOIN_RATIO_EXPERIMENTS = ("operating-point", "false-detections", "error-costs")
+
+
+def _check_decoding(args: argparse.Namespace) -> None:
+    """``--ae-threshold`` and ``--join-ratio``: positive numbers, and only where the
+    pairing is the question."""
+    if join_ratio(args) is not None and args.name not in JOIN_RATIO_EXPERIMENTS:
+        raise UserError(f"--join-ratio: only {', '.join(JOIN_RATIO_EXPERIMENTS)} take it, "
+                        f"not {args.name}")
     if args.ae_threshold is None:
         return
     if args.name != "false-detections":
@@ -145,10 +161,15 @@ def _run(args: argparse.Namespace, checkpoints: dict, variants: list[str], devic
     if args.name == "false-detections":
         return {"rows": [experiments.false_detections_row(checkpoints[v], num_test=num or 1000,
                                                           ae_threshold=args.ae_threshold,
-                                                          device=device)
+                                                          device=device, join_ratio=args.join_ratio)
+                         for v in variants]}
+    if args.name == "error-costs":
+        return {"rows": [experiments.error_costs_row(checkpoints[v], num_test=num or 1000,
+                                                     device=device, join_ratio=args.join_ratio)
                          for v in variants]}
     if args.name == "operating-point":
-        return {"rows": [experiments.operating_point(checkpoints[v], num_test=num or 1000, device=device)
+        return {"rows": [experiments.operating_point(checkpoints[v], num_test=num or 1000, device=device,
+                                                     join_ratio=args.join_ratio)
                          for v in variants]}
     sizes = [int(s) for s in args.sizes.split(",")]
     if progress:
@@ -176,7 +197,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise UserError(f"--variants: unknown {', '.join(unknown)}; valid: {', '.join(VARIANTS)}")
-    _check_ae_threshold(args)
+    _check_decoding(args)
     seeds = _seeds(args)
     if seeds:
         result, checkpoints = _run_seeds(args, seeds, variants, device)

@@ -11,8 +11,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from mcn.cli.common import (UserError, add_command, add_run_options, add_scale_options,
-                            apply_threads, scale_record)
+from mcn.cli.common import (UserError, add_command, add_join_option, add_run_options,
+                            add_scale_options, apply_threads, join_ratio, scale_record)
 
 EXAMPLES = """examples:
   mcn predict --pretrained mask-cornernet photo1.jpg photo2.png --out predictions/
@@ -36,6 +36,7 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--min-score", type=float, default=0.3, help="draw/keep detections with score >= this, 0-1 (default: 0.3)")
     p.add_argument("--input-size", type=int, help="network input side (default: the run's)")
     p.add_argument("--top-k", type=int, default=100, help="corners kept per type (default: 100)")
+    add_join_option(p, "keep every pair")
     add_scale_options(p)
     add_run_options(p)
 
@@ -101,6 +102,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     apply_threads(args)
     if not 0.0 <= args.min_score <= 1.0:
         raise UserError(f"--min-score must lie in [0, 1], got {args.min_score}")
+    join_setting = join_ratio(args)
     out = Path(args.out)
     # Every input is found and decodes, and no output replaces a file, before anything is written.
     images = image_inputs(args.images)
@@ -116,7 +118,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for name, target in zip(images, targets):
         image = load_image(name)
         prediction = predict_image(model, image, input_size, top_k=args.top_k, device=device,
-                                   scales=args.scales, scale_band=args.scale_band)
+                                   scales=args.scales, scale_band=args.scale_band,
+                                   join_ratio=join_setting)
         write_png(target, draw_prediction(image, prediction, classes, args.min_score))
         records.append(prediction_record(prediction, classes, str(name), args.min_score))
         kept = len(records[-1]["objects"])
@@ -124,7 +127,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     write_json(out / "predictions.json", {
         "provenance": provenance(None, None, device, checkpoint=str(checkpoint),
                                  variant=state["variant"], input_size=input_size,
-                                 min_score=args.min_score, **scale_record(args)),
+                                 min_score=args.min_score, join_ratio=join_setting,
+                                 **scale_record(args)),
         "classes": classes, "images": records})
     print(f"wrote {out / 'predictions.json'}")
     return 0

@@ -122,11 +122,11 @@ def score_model(model: torch.nn.Module, dataset: Dataset, classes: Sequence[str]
                 ae_threshold: float = 0.5, num_dets: int = 100, forward: Forward | None = None,
                 scales: Sequence[float] = (1.0,),
                 scale_band: tuple[float, float] | None = None,
-                progress: bool = False) -> dict[str, Any]:
+                progress: bool = False, join_ratio: float | None = None) -> dict[str, Any]:
     """Detect every image of ``dataset`` (``mcn.inference.detect_dataset``, whose
     options the keywords are) and summarise by the TT100K protocol (``tt100k_summary``)."""
     results, gt = detect_dataset(model, dataset, classes, input_size, device,
                                  batch_size=batch_size, top_k=top_k, ae_threshold=ae_threshold,
                                  num_dets=num_dets, forward=forward, scales=scales,
-                                 scale_band=scale_band, progress=progress)
+                                 scale_band=scale_band, progress=progress, join_ratio=join_ratio)
     return tt100k_summary(gt, results, classes, minscore, bin_scale)

@@ -21,6 +21,8 @@ reads:
   what tells those classes apart is lost).
 * ``false_detections_row``: a model's false boxes and missed signs at the operating
   point, sorted by cause (which errors keep it from the goal).
+* ``error_costs_row``: the operating point again with each cause of false boxes taken
+  out at every score (what fixing it could buy at most).
 * ``paper_comparison``: the committed results of all of these beside the paper's
   figures, for every variant and preset.
 
@@ -32,6 +34,7 @@ from mcn.experiments.ablation import ablation_rows, ablation_table, train_varian
 from mcn.checkpoint import save_weights
 from mcn.experiments.common import TEST_SEED, find_checkpoints, load_run, score, test_scenes
 from mcn.experiments.corner_confusion import corner_confusion, corner_confusion_row
+from mcn.experiments.error_costs import error_cost_rows, error_costs_row
 from mcn.experiments.false_detections import false_detections_row, sort_errors
 from mcn.experiments.feature_probe import feature_probe_row, linear_probe
 from mcn.experiments.operating_point import operating_point
@@ -45,7 +48,8 @@ from mcn.experiments.stacks import stack_rows, stack_table
 
 __all__ = [
     "PAPER", "TEST_SEED", "ablation_rows", "ablation_table", "best_setting", "differences",
-    "corner_confusion", "corner_confusion_row", "false_detections_row", "feature_probe_row",
+    "corner_confusion", "corner_confusion_row", "error_cost_rows", "error_costs_row",
+    "false_detections_row", "feature_probe_row",
     "find_checkpoints", "find_seed_checkpoints", "linear_probe", "load_run", "operating_point",
     "paper_comparison", "plot_proposals", "plot_speed", "proposal_rows", "save_weights",
     "scale_rows", "scales_experiment", "score", "seed_rows", "size_rows", "sort_errors",

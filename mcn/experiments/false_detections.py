@@ -56,18 +56,46 @@ def corners_join_two_signs(box: np.ndarray, signs: np.ndarray, tolerance: float)
     return bool(pairs.any())
 
 
-def _false_cause(box: np.ndarray, category: str, ious: np.ndarray, truth_classes: Sequence[str],
-                 truth_boxes: np.ndarray, taken: np.ndarray, tolerance: float) -> str:
-    """The cause of one unmatched detection; ``ious`` (G,) against the image's signs."""
-    same = np.array([c == category for c in truth_classes], dtype=bool)
-    on_sign = ious > 0.5
-    if (on_sign & same & taken).any():
-        return "duplicate"
-    if (on_sign & ~same).any():
+def _off_sign_cause(box: np.ndarray, ious: np.ndarray, same: np.ndarray,
+                    truth_boxes: np.ndarray, tolerance: float) -> str:
+    """The cause of a detection that lies on no sign of its class (IoU > 0.5)."""
+    if ((ious > 0.5) & ~same).any():
         return "wrong class"
     if corners_join_two_signs(box, truth_boxes, tolerance):
         return "joins two signs"
     return "poor box" if (ious > 0.1).any() else "background"
+
+
+def _false_cause(box: np.ndarray, category: str, ious: np.ndarray, truth_classes: Sequence[str],
+                 truth_boxes: np.ndarray, taken: np.ndarray, tolerance: float) -> str:
+    """The cause of one unmatched detection; ``ious`` (G,) against the image's signs."""
+    same = np.array([c == category for c in truth_classes], dtype=bool)
+    if ((ious > 0.5) & same & taken).any():
+        return "duplicate"
+    return _off_sign_cause(box, ious, same, truth_boxes, tolerance)
+
+
+def causes_at_any_threshold(gt: dict, results: dict, tolerance: float = 0.25
+                            ) -> dict[str, list[str | None]]:
+    """The cause of every detection that no threshold can make right, whatever its score.
+
+    A box on a sign of its own class (IoU > 0.5) is right or a duplicate depending on
+    which boxes the threshold keeps; it gets None. Every other box is false at any
+    threshold, and gets the cause ``sort_errors`` would give it ("wrong class", "joins
+    two signs", "poor box", "background"). Returns {image id: [cause or None per object
+    of ``results``, in its order]}.
+    """
+    parsed = scored_images(gt, results, omitted="skip")
+    causes = {}
+    for image_id, truth, found in zip(parsed.image_ids, parsed.gt, parsed.det):
+        ious = box_iou(truth.boxes, found.boxes)  # (G_i, D_i)
+        causes[image_id] = []
+        for j, category in enumerate(found.categories):
+            same = np.array([c == category for c in truth.categories], dtype=bool)
+            on_own_sign = ((ious[:, j] > 0.5) & same).any()
+            causes[image_id].append(None if on_own_sign else _off_sign_cause(
+                found.boxes[j], ious[:, j], same, truth.boxes, tolerance))
+    return causes
 
 
 def _miss_cause(ious: np.ndarray, category: str, det_classes: Sequence[str], scores: np.ndarray,
@@ -126,16 +154,21 @@ def sort_errors(gt: dict, results: dict, classes: Sequence[str], minscore: float
 def false_detections_row(checkpoint: str | os.PathLike, num_validation: int = 300,
                          num_test: int = 1000, target: float = 0.85,
                          ae_threshold: float | None = None,
-                         device: str | torch.device = "cpu") -> dict[str, Any]:
+                         device: str | torch.device = "cpu",
+                         join_ratio: float | None = None) -> dict[str, Any]:
     """``sort_errors`` of a trained run on the test scenes at ``operating_point``'s
     threshold (chosen on validation scenes). ``ae_threshold`` overrides the run's
-    embedding-distance limit for pairing corners, in both steps."""
+    embedding-distance limit for pairing corners, ``join_ratio`` its joined-pair rule
+    (``mcn.joins``), in both steps."""
     model, config, classes, state = load_run(checkpoint, device)
     if ae_threshold is not None:
         config.ae_threshold = ae_threshold
+    if join_ratio is not None:
+        config.join_ratio = join_ratio
     chosen = validation_threshold(model, config, classes, num_validation, target, device)
     results, gt = detections(model, config, classes, test_scenes(config, num_test), device)
     bins = size_bins(config.image_size / 512)
     return {"variant": config.variant, "iterations": int(state["iteration"]),
-            "ae_threshold": config.ae_threshold, "test_scenes": num_test, "validation": chosen,
+            "ae_threshold": config.ae_threshold, "join_ratio": config.join_ratio,
+            "test_scenes": num_test, "validation": chosen,
             **sort_errors(gt, results, classes, chosen["minscore"], bins)}

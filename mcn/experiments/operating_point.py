@@ -32,7 +32,8 @@ def detections(model: torch.nn.Module, config: TrainConfig, classes: Sequence[st
     """(results, gt) of ``model`` on ``scenes`` in TT100K form, decoded as validation does."""
     return detect_dataset(model, scenes, classes, config.eval_size, device,
                           batch_size=config.eval_batch_size, top_k=config.top_k,
-                          ae_threshold=config.ae_threshold, num_dets=config.num_dets)
+                          ae_threshold=config.ae_threshold, num_dets=config.num_dets,
+                          join_ratio=config.join_ratio)
 
 
 def choose_threshold(gt: dict, results: dict, classes: Sequence[str], bin_scale: float,
@@ -81,13 +82,18 @@ def validation_threshold(model: torch.nn.Module, config: TrainConfig, classes: S
 
 
 def operating_point(checkpoint: str | os.PathLike, num_validation: int = 300, num_test: int = 1000,
-                    target: float = 0.85, device: str | torch.device = "cpu") -> dict[str, Any]:
+                    target: float = 0.85, device: str | torch.device = "cpu",
+                    join_ratio: float | None = None) -> dict[str, Any]:
     """Threshold chosen on validation scenes, then the figures on the test scenes.
 
     Validation scenes come from the run's validation seed (never trained on); the test
-    scenes from ``TEST_SEED``, as in every experiment. Returns a JSON-ready row.
+    scenes from ``TEST_SEED``, as in every experiment. ``join_ratio`` turns on the
+    joined-pair rule (``mcn.joins``) in both steps (None: the run's setting). Returns a
+    JSON-ready row.
     """
     model, config, classes, state = load_run(checkpoint, device)
+    if join_ratio is not None:
+        config.join_ratio = join_ratio
     bin_scale = config.image_size / 512
     chosen = validation_threshold(model, config, classes, num_validation, target, device)
     test = test_scenes(config, num_test)
@@ -97,6 +103,7 @@ def operating_point(checkpoint: str | os.PathLike, num_validation: int = 300, nu
            "init_from": config.init_from, "train_class_balance": config.train_class_balance,
            "train_oversample": config.train_oversample,
            "train_size_oversample": config.train_size_oversample,
+           "join_ratio": config.join_ratio,
            "params": sum(p.numel() for p in model.parameters()),
            "validation": chosen,
            "test": {"scenes": num_test, **figures},

@@ -39,7 +39,7 @@ def proposal_rows(checkpoint: str | os.PathLike, ks: Sequence[int] = DEFAULT_KS,
 
         def decode_once(k: int = k) -> None:
             decode(outputs, k=k, ae_threshold=config.ae_threshold, num_dets=config.num_dets,
-                   stride=model.stride, letterbox=[target["meta"]])
+                   stride=model.stride, letterbox=[target["meta"]], join_ratio=config.join_ratio)
 
         rows.append({"k": k, "decode_ms": round(median_ms(decode_once, device, 2, repeats), 3),
                      **flat_row(metrics)})

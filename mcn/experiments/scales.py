@@ -59,7 +59,7 @@ def scale_rows(checkpoint: str | os.PathLike,
         print(f"scales: detecting {num_images} scenes at inputs {all_sizes}", flush=True)
     found, metas, targets = detect_by_size(
         model, scenes, all_sizes, device, config.eval_batch_size, config.top_k,
-        config.ae_threshold, config.num_dets, soft_nms=False)
+        config.ae_threshold, config.num_dets, soft_nms=False, join_ratio=config.join_ratio)
     gt = targets_to_tt100k(targets, classes)
     ids = [t["image_id"] for t in targets]
     rows = []

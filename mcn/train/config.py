@@ -172,6 +172,9 @@ class TrainConfig:
         0.5, "--ae-threshold", "largest TL/BR embedding distance of a pair at validation",
         type=float)
     num_dets: int = 100
+    join_ratio: float | None = option(  # None: pairs joining two objects are kept
+        None, "--join-ratio", "drop corner pairs that join two objects (mcn.joins) at "
+        "this score ratio when decoding (default: keep them)", type=float)
     eval_minscore: float = option(  # TT100K protocol, scores on the 0-100 scale
         40.0, "--minscore", "validation minscore, 0-100 scale", type=float)
     eval_batch_size: int = 8
@@ -220,6 +223,7 @@ class TrainConfig:
             "num_workers": (at_least(0), ">= 0"),
             "eval_minscore": (lambda v: math.isfinite(v) and 0 <= v <= 100, "in 0-100"),
             "ae_threshold": (positive, "> 0"),
+            "join_ratio": (positive, "> 0 (leave it out to keep every pair)"),
         }
         flags = {f.name: f.metadata.get("flag") for f in dataclasses.fields(self)}
         for name, (valid, rule) in rules.items():

@@ -26,7 +26,7 @@ from mcn.train.config import TrainConfig
 #: Fields a resumed run takes from the new invocation: length, budget and bookkeeping.
 RESUME_MAY_CHANGE = ("iters", "time_limit_s", "num_workers", "log_every", "ckpt_every",
                      "eval_every", "val_images", "eval_input_size", "eval_minscore",
-                     "eval_batch_size", "top_k", "ae_threshold", "num_dets")
+                     "eval_batch_size", "top_k", "ae_threshold", "num_dets", "join_ratio")
 
 #: Fields a resumed run takes from the new invocation only when they are given
 #: (``--lr``, ``--grad-clip``: they change training from the resume on; ``--keep``: how

@@ -39,7 +39,7 @@ def validation_metrics(model: torch.nn.Module, dataset: Dataset, config: TrainCo
                        batch_size=config.eval_batch_size, top_k=top_k or config.top_k,
                        ae_threshold=config.ae_threshold, num_dets=config.num_dets,
                        forward=forward, scales=scales, scale_band=scale_band,
-                       progress=progress)
+                       progress=progress, join_ratio=config.join_ratio)
 
 
 def mask_module_summary(model: torch.nn.Module, dataset: Dataset, config: TrainConfig,

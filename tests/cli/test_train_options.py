@@ -19,7 +19,7 @@ FLAGS = ("--variant", "--model-preset", "--width", "--iters", "--batch-size", "-
          "--seed", "--deterministic", "--no-augment", "--eval-every", "--ckpt-every",
          "--minscore", "--ae-threshold", "--loss-weights", "--time-limit")
 #: Options added since (flags are added, never renamed).
-ADDED = ("--keep", "--init", "--oversample", "--oversample-sizes")
+ADDED = ("--keep", "--init", "--oversample", "--oversample-sizes", "--join-ratio")
 
 
 def parse(*options: str):
