@@ -138,6 +138,10 @@ CASES = [
      "--num must be >= 1, got 0", 1),
     ("eval --minscore 500", ["eval", "--checkpoint", CKPT, "--data", "synth", "--minscore", "500",
                              "--out", "{ws}/e"], "--minscore is on the 0-100 scale", 1),
+    ("eval --join-ratio 0", ["eval", "--checkpoint", CKPT, "--data", "synth", "--join-ratio", "0",
+                             "--out", "{ws}/e"], "--join-ratio: expected a number > 0, got 0", 1),
+    ("train --join-ratio -1", TRAIN + ["--join-ratio", "-1"],
+     "--join-ratio (join_ratio) must be > 0 (leave it out to keep every pair), got -1", 1),
     # --- data (the TT100K layout)
     ("truncated annotations", ["data", "stats", "--data", "tt100k:{ws}/truncated_json", "--split", "test",
                                "--classes", "top3"], "is not valid JSON", 1),
@@ -169,6 +173,9 @@ CASES = [
                                         "{ws}/imgs/gone.jpg", "--out", "{ws}/p"], "not found: {ws}/imgs/gone.jpg", 1),
     ("predict an empty folder", ["predict", "--checkpoint", CKPT, "{ws}/other", "--out", "{ws}/p"],
      "holds no image files", 1),
+    ("predict --join-ratio nan", ["predict", "--checkpoint", CKPT, "{ws}/imgs/photo.png",
+                                  "--join-ratio", "nan", "--out", "{ws}/p"],
+     "--join-ratio: expected a number > 0, got nan", 1),
     # --- export (item 9)
     ("opset too old", ["export", "--checkpoint", CKPT, "--onnx", "{ws}/m.onnx", "--opset", "5"],
      "--opset must be between 11 and", 1),

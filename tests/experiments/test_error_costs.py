@@ -49,3 +49,25 @@ def test_taking_causes_out_moves_the_operating_point():
     assert without_all["accuracy"] == 1.0 and without_all["recall"] == 0.75
     assert 15 < without_all["validation"]["minscore"] <= 20  # the duplicate stays out
     json.dumps(rows)  # the rows go into a results file as they are
+
+
+def test_error_costs_rows_and_command(runs, tmp_path, capsys):
+    from mcn.experiments.error_costs import error_costs_row
+    from tests.cli.running import assert_one_line_error, run_cli
+
+    row = error_costs_row(runs / "cornernet-squeeze" / "last.pt", 4, 6, join_ratio=0.65)
+    assert row["join_ratio"] == 0.65 and row["test_scenes"] == 6
+    assert [r["removed"] for r in row["rows"]][0] == []
+    removed = [r["test_boxes_removed"] for r in row["rows"]]
+    assert removed[-1] == sum(removed[1:-1])  # every removable box has one cause
+    out = tmp_path / "costs.json"
+    status, _, _ = run_cli(["experiment", "error-costs", "--runs", str(runs), "--num", "4",
+                            "--out", str(out), "--quiet", "--threads", "1"], capsys)
+    assert status == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["variant"] for r in rows] == ["mask-cornernet", "cornernet-squeeze"]
+    assert all(r["join_ratio"] is None for r in rows)  # the runs' own decoding
+    status, _, err = run_cli(["experiment", "stacks", "--runs", str(runs), "--join-ratio", "0.5",
+                              "--quiet"], capsys)
+    assert_one_line_error(status, err, "--join-ratio: only operating-point, false-detections, "
+                                       "error-costs take it, not stacks")

@@ -51,3 +51,21 @@ def test_the_operating_point_row_of_a_run(runs):
     met = row["test"]["all"]["accuracy"] >= 0.85 and row["test"]["all"]["recall"] >= 0.85
     assert row["goal"] == {"target": 0.85, "met": met}
     assert set(row["mask_module"]) >= {"attention", "mask"}
+
+
+def test_the_joined_pair_rule_reaches_the_decoder(runs, monkeypatch):
+    import mcn.decode
+    from mcn.experiments.operating_point import operating_point
+
+    calls = []
+
+    def counted(boxes, scores, labels, ratio):
+        calls.append(ratio)
+        return mcn.joins.joined_pairs(boxes, scores, labels, ratio)
+
+    monkeypatch.setattr(mcn.decode, "joined_pairs", counted)
+    plain = operating_point(runs / "cornernet-squeeze" / "last.pt", num_validation=2, num_test=2)
+    assert plain["join_ratio"] is None and calls == []
+    ruled = operating_point(runs / "cornernet-squeeze" / "last.pt", num_validation=2, num_test=2,
+                            join_ratio=0.7)
+    assert ruled["join_ratio"] == 0.7 and calls and set(calls) == {0.7}
