@@ -7,6 +7,7 @@ import json
 from mcn.experiments.error_costs import REMOVABLE_CAUSES, error_cost_rows, without_causes
 from mcn.experiments.false_detections import causes_at_any_threshold
 from tests.experiments.test_false_detections import _box
+from tests.experiments.tiny_runs import experiment_rows
 
 CLASSES = ["pn", "pl40", "pl50", "pl80", "i4", "pne"]
 
@@ -60,11 +61,7 @@ def test_error_costs_rows_and_command(runs, tmp_path, capsys):
     assert [r["removed"] for r in row["rows"]][0] == []
     removed = [r["test_boxes_removed"] for r in row["rows"]]
     assert removed[-1] == sum(removed[1:-1])  # every removable box has one cause
-    out = tmp_path / "costs.json"
-    status, _, _ = run_cli(["experiment", "error-costs", "--runs", str(runs), "--num", "4",
-                            "--out", str(out), "--quiet", "--threads", "1"], capsys)
-    assert status == 0
-    rows = json.loads(out.read_text())["rows"]
+    rows = experiment_rows("error-costs", runs, tmp_path / "costs.json", capsys)
     assert [r["variant"] for r in rows] == ["mask-cornernet", "cornernet-squeeze"]
     assert all(r["join_ratio"] is None for r in rows)  # the runs' own decoding
     status, _, err = run_cli(["experiment", "stacks", "--runs", str(runs), "--join-ratio", "0.5",

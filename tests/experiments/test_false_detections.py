@@ -77,10 +77,9 @@ def test_counts_agree_with_the_protocols_accuracy_and_recall():
 
 
 def test_false_detections_rows_and_command(runs, tmp_path, capsys):
-    import json
-
     from mcn.experiments.false_detections import false_detections_row
     from tests.cli.running import assert_one_line_error, run_cli
+    from tests.experiments.tiny_runs import experiment_rows
 
     row = false_detections_row(runs / "cornernet-squeeze" / "last.pt", 4, 6, ae_threshold=0.3)
     assert row["ae_threshold"] == 0.3 and row["test_scenes"] == 6
@@ -88,11 +87,7 @@ def test_false_detections_rows_and_command(runs, tmp_path, capsys):
                                  "background"}
     signs = row["correct"]["all"] + sum(b["all"] for b in row["missed"].values())
     assert signs > 0  # every test sign is either found or missed for a cause
-    out = tmp_path / "errors.json"
-    status, _, _ = run_cli(["experiment", "false-detections", "--runs", str(runs), "--num", "4",
-                            "--out", str(out), "--quiet", "--threads", "1"], capsys)
-    assert status == 0
-    rows = json.loads(out.read_text())["rows"]
+    rows = experiment_rows("false-detections", runs, tmp_path / "errors.json", capsys)
     assert [r["variant"] for r in rows] == ["mask-cornernet", "cornernet-squeeze"]
     status, _, err = run_cli(["experiment", "stacks", "--runs", str(runs), "--ae-threshold", "0.3",
                               "--quiet"], capsys)

@@ -14,3 +14,15 @@ def small_config(**changes):
                   eval_minscore=0.0)
     fields.update(changes)
     return get_config("tiny", **fields)
+
+
+def experiment_rows(name, runs, out, capsys):
+    """``mcn experiment NAME`` on ``runs`` (4 test scenes), its rows read back from ``out``."""
+    import json
+
+    from tests.cli.running import run_cli
+
+    status, _, _ = run_cli(["experiment", name, "--runs", str(runs), "--num", "4",
+                            "--out", str(out), "--quiet", "--threads", "1"], capsys)
+    assert status == 0
+    return json.loads(out.read_text())["rows"]
