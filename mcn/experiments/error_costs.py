@@ -20,11 +20,10 @@ from typing import Any, Sequence
 
 import torch
 
-from mcn.data.synthetic import SyntheticSigns
 from mcn.experiments.common import load_run, test_scenes
 from mcn.experiments.false_detections import causes_at_any_threshold
-from mcn.experiments.operating_point import choose_threshold, detections, test_figures
-from mcn.train import synthetic_seeds
+from mcn.experiments.operating_point import (choose_threshold, detections, test_figures,
+                                             validation_scenes)
 
 REMOVABLE_CAUSES = ("joins two signs", "wrong class", "poor box", "background")
 
@@ -85,10 +84,7 @@ def error_costs_row(checkpoint: str | os.PathLike, num_validation: int = 300,
     model, config, classes, state = load_run(checkpoint, device)
     if join_ratio is not None:
         config.join_ratio = join_ratio
-    _, validation_seed = synthetic_seeds(config.seed)
-    validation = SyntheticSigns(num_validation, config.image_size, validation_seed,
-                                config.classes, class_balance=config.class_balance)
-    val = detections(model, config, classes, validation, device)
+    val = detections(model, config, classes, validation_scenes(config, num_validation), device)
     test = detections(model, config, classes, test_scenes(config, num_test), device)
     return {"variant": config.variant, "iterations": int(state["iteration"]),
             "join_ratio": config.join_ratio,

@@ -68,17 +68,22 @@ def test_figures(gt: dict, results: dict, classes: Sequence[str], bin_scale: flo
     return figures
 
 
+def validation_scenes(config: TrainConfig, num_validation: int) -> SyntheticSigns:
+    """``num_validation`` scenes of the run's validation seed (never trained on)."""
+    _, validation_seed = synthetic_seeds(config.seed)
+    return SyntheticSigns(num_validation, config.image_size, validation_seed, config.classes,
+                          class_balance=config.class_balance)
+
+
 def validation_threshold(model: torch.nn.Module, config: TrainConfig, classes: Sequence[str],
                          num_validation: int = 300, target: float = 0.85,
                          device: str | torch.device = "cpu") -> dict[str, Any]:
     """``choose_threshold`` on ``num_validation`` scenes of the run's validation seed
     (never trained on) -> {"scenes", "seed", "minscore", "accuracy", "recall", "rule"}."""
-    _, validation_seed = synthetic_seeds(config.seed)
-    validation = SyntheticSigns(num_validation, config.image_size, validation_seed, config.classes,
-                                class_balance=config.class_balance)
+    validation = validation_scenes(config, num_validation)
     results, gt = detections(model, config, classes, validation, device)
     chosen = choose_threshold(gt, results, classes, config.image_size / 512, target)
-    return {"scenes": num_validation, "seed": validation_seed, **chosen}
+    return {"scenes": num_validation, "seed": validation.seed, **chosen}
 
 
 def operating_point(checkpoint: str | os.PathLike, num_validation: int = 300, num_test: int = 1000,
