@@ -11,8 +11,9 @@ found, each the right box of one sign. This module finds it by that pattern:
     than X and scoring at least ``ratio`` times X's score, where Y starts at X's
     top-left corner, Z ends at X's bottom-right corner, and Y and Z do not overlap.
 
-A large sign with pictogram edges inside it gives the same pattern only with weak inner
-boxes, which ``ratio`` keeps out. Corners are compared by their coordinates: both boxes
+A large sign's own box shows the same pattern when the decoder also pairs its corners
+with corners found inside it; ``ratio`` keeps such a box unless those inner pairs score
+nearly as high as the sign itself. Corners are compared by their coordinates: both boxes
 take a corner's position from the same heatmap peak and offset, so a shared corner has
 equal coordinates. Not in the paper; measured in chapter 9 (the joined pairs are the
 largest single cause of false boxes of the book models).
