@@ -15,8 +15,8 @@ A large sign's own box shows the same pattern when the decoder also pairs its co
 with corners found inside it; ``ratio`` keeps such a box unless those inner pairs score
 nearly as high as the sign itself. Corners are compared by their coordinates: both boxes
 take a corner's position from the same heatmap peak and offset, so a shared corner has
-equal coordinates. Not in the paper; measured in chapter 9 (a quarter of the book models' false boxes at
-their operating point join two signs).
+equal coordinates. Not in the paper; measured in chapter 9 (a quarter of the book
+models' false boxes at their operating point join two signs).
 """
 
 from __future__ import annotations
