@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from mcn.experiments import PAPER, paper_comparison
-from mcn.experiments.paper_comparison import (BOOK_SETTING, PAPER_SETTING, SIZE_SETTING,
-                                              TINY_SETTING, pooled)
+from mcn.experiments.paper_comparison import (BOOK_RULE_SETTING, BOOK_SETTING, PAPER_SETTING,
+                                              SIZE_SETTING, TINY_SETTING, pooled)
 
 COMMITTED = Path(__file__).resolve().parents[2] / "data" / "results"
 
@@ -33,7 +33,9 @@ def test_the_table_takes_each_figure_from_its_file(tmp_path):
                               "size_rows": [{"variant": "mask-cornernet", "preset": "paper",
                                              "params": 30_000_000, "fp32_mb": 120.0}]})
     write(tmp_path, "operating-point", {"rows": [{"variant": "mask-cornernet", "params": 5000, "test": {
-        "all": {"accuracy": 0.9, "recall": 0.6, "map": 0.7, "recall_at_accuracy_0.5": 0.8}}}]})
+        "all": {"accuracy": 0.9, "recall": 0.6, "map": 0.7, "recall_at_accuracy_0.5": 0.8}}}],
+        "joined_pair_rule": [{"variant": "mask-cornernet", "params": 5000, "test": {
+            "all": {"accuracy": 0.95, "recall": 0.6, "map": 0.75, "recall_at_accuracy_0.5": 0.8}}}]})
     table = paper_comparison(tmp_path)
     tiny = table.loc[("mask-cornernet", TINY_SETTING)]
     assert (tiny["A"], tiny["mAP"], tiny["params"]) == (0.5, 0.5, 2000)
@@ -41,6 +43,8 @@ def test_the_table_takes_each_figure_from_its_file(tmp_path):
     assert tiny["time ratio"] == pytest.approx(1.5)           # the 256-pixel times only
     book = table.loc[("mask-cornernet", BOOK_SETTING)]
     assert (book["A"], book["R"], book["mAP"], book["R at A>=0.5"]) == (0.9, 0.6, 0.7, 0.8)
+    ruled = table.loc[("mask-cornernet", BOOK_RULE_SETTING)]
+    assert (ruled["A"], ruled["mAP"]) == (0.95, 0.75)
     assert table.loc[("mask-cornernet", SIZE_SETTING), "MB"] == 120.0
     paper = table.loc[("mask-cornernet", PAPER_SETTING)]
     assert paper["mAP"] == PAPER["mask-cornernet"]["mAP"] and paper["MB"] == 112.8
