@@ -52,11 +52,21 @@ def find_checkpoints(folder: str | os.PathLike, variants: Sequence[str]) -> dict
     return found
 
 
-def load_run(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
+def load_run(checkpoint: str | os.PathLike, device: str | torch.device = "cpu", *,
+             ae_threshold: float | None = None, join_ratio: float | None = None
              ) -> tuple[MaskCornerNet, TrainConfig, list[str], dict[str, Any]]:
-    """A trained model in eval mode -> (model, its TrainConfig, class names, checkpoint)."""
+    """A trained model in eval mode -> (model, its TrainConfig, class names, checkpoint).
+
+    ``ae_threshold`` and ``join_ratio``, where given, replace the run's decoding
+    settings in the returned config (the pairing limit; the joined-pair rule).
+    """
     model, state = load_model(checkpoint, device)
-    return model, TrainConfig.from_dict(state["config"]), list(state["classes"]), state
+    config = TrainConfig.from_dict(state["config"])
+    if ae_threshold is not None:
+        config.ae_threshold = ae_threshold
+    if join_ratio is not None:
+        config.join_ratio = join_ratio
+    return model, config, list(state["classes"]), state
 
 
 def score(model: MaskCornerNet, config: TrainConfig, classes: Sequence[str],

@@ -81,9 +81,7 @@ def error_costs_row(checkpoint: str | os.PathLike, num_validation: int = 300,
     """``error_cost_rows`` of a trained run: its validation scenes (the run's validation
     seed, never trained on) and the test scenes, decoded as validation decodes
     (``join_ratio``: with the joined-pair rule of ``mcn.joins``; None: the run's)."""
-    model, config, classes, state = load_run(checkpoint, device)
-    if join_ratio is not None:
-        config.join_ratio = join_ratio
+    model, config, classes, state = load_run(checkpoint, device, join_ratio=join_ratio)
     val = detections(model, config, classes, validation_scenes(config, num_validation), device)
     test = detections(model, config, classes, test_scenes(config, num_test), device)
     return {"variant": config.variant, "iterations": int(state["iteration"]),

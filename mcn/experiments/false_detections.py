@@ -160,11 +160,8 @@ def false_detections_row(checkpoint: str | os.PathLike, num_validation: int = 30
     threshold (chosen on validation scenes). ``ae_threshold`` overrides the run's
     embedding-distance limit for pairing corners, ``join_ratio`` its joined-pair rule
     (``mcn.joins``), in both steps."""
-    model, config, classes, state = load_run(checkpoint, device)
-    if ae_threshold is not None:
-        config.ae_threshold = ae_threshold
-    if join_ratio is not None:
-        config.join_ratio = join_ratio
+    model, config, classes, state = load_run(checkpoint, device, ae_threshold=ae_threshold,
+                                             join_ratio=join_ratio)
     chosen = validation_threshold(model, config, classes, num_validation, target, device)
     results, gt = detections(model, config, classes, test_scenes(config, num_test), device)
     bins = size_bins(config.image_size / 512)

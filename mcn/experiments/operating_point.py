@@ -96,9 +96,7 @@ def operating_point(checkpoint: str | os.PathLike, num_validation: int = 300, nu
     joined-pair rule (``mcn.joins``) in both steps (None: the run's setting). Returns a
     JSON-ready row.
     """
-    model, config, classes, state = load_run(checkpoint, device)
-    if join_ratio is not None:
-        config.join_ratio = join_ratio
+    model, config, classes, state = load_run(checkpoint, device, join_ratio=join_ratio)
     bin_scale = config.image_size / 512
     chosen = validation_threshold(model, config, classes, num_validation, target, device)
     test = test_scenes(config, num_test)
