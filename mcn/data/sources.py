@@ -38,6 +38,7 @@ class DataConfig(Protocol):
     train_class_balance: str | None  # class mix of synthetic training scenes
     train_oversample: dict | None  # class name -> factor on its weight in training scenes
     train_size_oversample: dict | None  # size bin -> factor on its share in training scenes
+    train_lookalikes: float | None  # factor on the look-alikes of training scenes
     class_balance: str  # class mix of the other synthetic scenes
 
 
@@ -145,7 +146,8 @@ def build_dataset(data: str | DataSpec, config: DataConfig, part: str, *,
                                   train_seed if seed is None else seed, classes,
                                   class_balance=config.train_class_balance or config.class_balance,
                                   oversample=config.train_oversample,
-                                  size_oversample=config.train_size_oversample, **density)
+                                  size_oversample=config.train_size_oversample,
+                                  lookalikes=config.train_lookalikes or 1.0, **density)
         return SyntheticSigns(config.val_images if num is None else num, side,
                               val_seed if seed is None else seed, classes,
                               class_balance=config.class_balance)

@@ -51,6 +51,8 @@ MIN_SIGN_PX = 5.0
 ZIPF_EXPONENT = 1.0
 #: Upper limit on the number of signs in one image.
 MAX_SIGNS = 10
+#: Upper limit on the look-alikes factor (5 x 5 = 25 look-alikes in one scene).
+MAX_LOOKALIKE_FACTOR = 5.0
 #: Expected loss of signs to failed placements, compensated in the count (measured).
 PLACEMENT_LOSS = 0.04
 
@@ -178,6 +180,8 @@ class SyntheticSigns(Dataset):
         empty_fraction: probability that an image has no sign at all.
         size_oversample: size bin -> factor on its share of the signs and look-alikes
             (``size_bins``).
+        lookalikes: factor on the number of unlabelled look-alikes (one to five a
+            scene at 1), the hard negatives of a training mix.
 
     Item: (image uint8 tensor (3, H, W) RGB, target) with target "boxes" float32
     (N, 4) xyxy pixels (x2, y2 exclusive), "labels" int64 (N,), "masks" bool (N, H, W),
@@ -188,7 +192,8 @@ class SyntheticSigns(Dataset):
                  classes: str | Sequence[str] = "type42", class_balance: str = "tt100k",
                  signs_per_image: float = 2.5, empty_fraction: float = 0.1,
                  oversample: Mapping[str, float] | None = None,
-                 size_oversample: Mapping[str, float] | None = None):
+                 size_oversample: Mapping[str, float] | None = None,
+                 lookalikes: float = 1.0):
         if not isinstance(num_images, (int, np.integer)) or num_images < 0:
             raise ValueError(f"num_images must be a non-negative integer, got {num_images!r}")
         if not isinstance(image_size, (int, np.integer)) or image_size < 128:
@@ -197,6 +202,9 @@ class SyntheticSigns(Dataset):
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         if not 0.0 <= empty_fraction < 1.0:
             raise ValueError(f"empty_fraction must be in [0, 1), got {empty_fraction!r}")
+        if not (np.isfinite(lookalikes) and 0 <= lookalikes <= MAX_LOOKALIKE_FACTOR):
+            raise ValueError(f"lookalikes must be a factor in 0-{MAX_LOOKALIKE_FACTOR:g}, "
+                             f"got {lookalikes!r}")
         if not (1 - empty_fraction) <= signs_per_image <= MAX_SIGNS * (1 - empty_fraction):
             raise ValueError(
                 f"signs_per_image must lie between {1 - empty_fraction:g} and "
@@ -213,6 +221,7 @@ class SyntheticSigns(Dataset):
         self.size_oversample = dict(size_oversample or {})
         self.sign_size_bins = size_bins(self.image_size, self.size_oversample)  # checks it
         self.signs_per_image, self.empty_fraction = float(signs_per_image), float(empty_fraction)
+        self.lookalikes = float(lookalikes)
 
     @property
     def num_classes(self) -> int:
@@ -227,6 +236,7 @@ class SyntheticSigns(Dataset):
                 f"class_balance={self.class_balance!r}"
                 + (f", oversample={self.oversample}" if self.oversample else "")
                 + (f", size_oversample={self.size_oversample}" if self.size_oversample else "")
+                + (f", lookalikes={self.lookalikes:g}" if self.lookalikes != 1 else "")
                 + ")")
 
     def _check_index(self, index: int) -> int:
@@ -256,7 +266,7 @@ class SyntheticSigns(Dataset):
         rng = np.random.default_rng([self.seed, index])
         return _render_scene(rng, self.image_size, self.classes, self.weights,
                              _count_signs(rng, self.signs_per_image, self.empty_fraction),
-                             self.sign_size_bins)
+                             self.sign_size_bins, self.lookalikes)
 
     def tt100k_annotations(self, indices: Sequence[int] | None = None) -> dict[str, Any]:
         """Ground truth of the given items (default: all) in TT100K's annotations.json
@@ -295,10 +305,11 @@ def _weather_the_sign(rng: np.random.Generator, patch: signs.SignPatch) -> None:
 
 
 def _draw_distractors(image: np.ndarray, rng: np.random.Generator, band_y: float,
-                      classes: Sequence[str], sign_size_bins: tuple) -> None:
-    """One to five unlabelled look-alikes, sized like signs, in the signs' band."""
+                      classes: Sequence[str], sign_size_bins: tuple, factor: float) -> None:
+    """One to five unlabelled look-alikes (times ``factor``), sized like signs, in the
+    signs' band."""
     image_size = image.shape[0]
-    for _ in range(int(rng.integers(1, 6))):
+    for _ in range(round(int(rng.integers(1, 6)) * factor)):
         size = _draw_size(rng, sign_size_bins)
         x = int(rng.uniform(0, image_size))
         y = int(np.clip(rng.normal(band_y, 0.15 * image_size), 0, image_size))
@@ -341,13 +352,13 @@ def _place_signs(rng: np.random.Generator, image_size: int, band_y: float,
 
 def _render_scene(rng: np.random.Generator, image_size: int, classes: Sequence[str],
                   weights: np.ndarray, num_signs: int,
-                  sign_size_bins: tuple) -> Scene:
+                  sign_size_bins: tuple, lookalikes: float) -> Scene:
     """Paint one scene, back to front: street, look-alikes, poles, signs, occluders,
     camera. Every random choice comes from ``rng``, in a fixed order."""
     background = scenes.paint_background(rng, image_size, image_size)
     image = background.image
     band_y = rng.uniform(0.25, 0.6) * image_size  # where this street's signs hang
-    _draw_distractors(image, rng, band_y, classes, sign_size_bins)
+    _draw_distractors(image, rng, band_y, classes, sign_size_bins, lookalikes)
     placed, poles = _place_signs(rng, image_size, band_y, classes, weights, num_signs,
                                  sign_size_bins)
     for pole in poles:

@@ -106,6 +106,7 @@ def operating_point(checkpoint: str | os.PathLike, num_validation: int = 300, nu
            "init_from": config.init_from, "train_class_balance": config.train_class_balance,
            "train_oversample": config.train_oversample,
            "train_size_oversample": config.train_size_oversample,
+           "train_lookalikes": config.train_lookalikes,
            "join_ratio": config.join_ratio,
            "params": sum(p.numel() for p in model.parameters()),
            "validation": chosen,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from mcn.classes import parse_classes, resolve_classes, top_classes
-from mcn.data.synthetic import class_weights, size_factors
+from mcn.data.synthetic import MAX_LOOKALIKE_FACTOR, class_weights, size_factors
 from mcn.losses import LossWeights
 from mcn.models import ModelConfig, get_preset
 
@@ -142,6 +142,9 @@ class TrainConfig:
         None, "--oversample-sizes",
         "draw these size bins more often in synthetic training scenes, e.g. large=2.5",
         metavar="BIN=F,...", convert=lambda text: parse_assignments(text, "--oversample-sizes"))
+    train_lookalikes: float | None = option(  # factor on the look-alikes (training only)
+        None, "--lookalikes", "multiply the unlabelled look-alikes of synthetic training "
+        "scenes (one to five a scene) by F", type=float, metavar="F")
     class_balance: str = "tt100k"  # synthetic class frequencies: "tt100k" or "uniform"
     augment: bool = option(  # CornerNet's random crop, colour jitter and lighting
         True, "--no-augment", "no random crop / colour augmentation", action="store_true",
@@ -224,6 +227,8 @@ class TrainConfig:
             "eval_minscore": (lambda v: math.isfinite(v) and 0 <= v <= 100, "in 0-100"),
             "ae_threshold": (positive, "> 0"),
             "join_ratio": (positive, "> 0 (leave it out to keep every pair)"),
+            "train_lookalikes": (lambda v: math.isfinite(v) and 0 <= v <= MAX_LOOKALIKE_FACTOR,
+                                 f"in 0-{MAX_LOOKALIKE_FACTOR:g}"),
         }
         flags = {f.name: f.metadata.get("flag") for f in dataclasses.fields(self)}
         for name, (valid, rule) in rules.items():

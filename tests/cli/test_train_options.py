@@ -19,7 +19,8 @@ FLAGS = ("--variant", "--model-preset", "--width", "--iters", "--batch-size", "-
          "--seed", "--deterministic", "--no-augment", "--eval-every", "--ckpt-every",
          "--minscore", "--ae-threshold", "--loss-weights", "--time-limit")
 #: Options added since (flags are added, never renamed).
-ADDED = ("--keep", "--init", "--oversample", "--oversample-sizes", "--join-ratio")
+ADDED = ("--keep", "--init", "--oversample", "--oversample-sizes", "--join-ratio",
+         "--lookalikes")
 
 
 def parse(*options: str):
@@ -72,6 +73,13 @@ def test_oversample_reads_class_factors_and_names_a_bad_class():
         train_config(parse("--oversample", "pl4=2"))
     with pytest.raises(ValueError, match="--oversample: 'pl40' is not NAME=NUMBER"):
         train_config(parse("--oversample", "pl40"))
+
+
+def test_lookalikes_reads_a_factor_and_names_a_bad_one():
+    assert train_config(parse("--lookalikes", "3")).train_lookalikes == 3.0
+    assert train_config(parse()).train_lookalikes is None
+    with pytest.raises(ValueError, match=r"--lookalikes \(train_lookalikes\) must be in 0-5, got 7"):
+        train_config(parse("--lookalikes", "7"))
 
 
 def test_oversample_sizes_reads_bin_factors_and_names_a_bad_bin():

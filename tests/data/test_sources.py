@@ -42,6 +42,13 @@ def test_size_oversampling_changes_the_training_scenes_only():
     assert "size_oversample" not in repr(validation)
 
 
+def test_lookalikes_change_the_training_scenes_only():
+    config = small_config(train_lookalikes=3.0)
+    training, validation = build_dataset("synth", config, "train"), build_dataset("synth", config, "val")
+    assert training.lookalikes == 3.0 and validation.lookalikes == 1.0
+    assert build_dataset("synth", small_config(), "train").lookalikes == 1.0
+
+
 def test_data_spec_parsing_and_missing_paths(tmp_path):
     assert parse_data_spec("synth").kind == "synth"
     assert parse_data_spec(f"tt100k:{tmp_path}").root == tmp_path

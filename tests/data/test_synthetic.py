@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from mcn.classes import BY_FREQUENCY, TYPE42, TYPE45
-from mcn.data import signs
+from mcn.data import signs, synthetic
 from mcn.data.synthetic import (
     SIZE_BINS,
     SyntheticSigns,
@@ -163,6 +163,27 @@ def test_size_oversampling_reweighs_the_bins_and_names_a_bad_one():
         SyntheticSigns(1, size_oversample={"huge": 2.0})
     with pytest.raises(ValueError, match="small=0 must be a finite number > 0"):
         SyntheticSigns(1, size_oversample={"small": 0.0})
+
+
+def test_lookalike_factor_multiplies_the_unlabelled_lookalikes(monkeypatch):
+    drawn = []
+    real = synthetic.clutter.draw_distractor
+    monkeypatch.setattr(synthetic.clutter, "draw_distractor",
+                        lambda *args, **kwargs: drawn.append(1) or real(*args, **kwargs))
+
+    def lookalikes(factor: float) -> int:
+        drawn.clear()
+        for index in range(6):
+            SyntheticSigns(6, image_size=SIZE, seed=3, lookalikes=factor).render(index)
+        return len(drawn)
+
+    once, thrice, none = lookalikes(1.0), lookalikes(3.0), lookalikes(0.0)
+    assert 6 <= once <= 30 and thrice == pytest.approx(3 * once, abs=6) and none == 0
+    plain = SyntheticSigns(1, image_size=SIZE, seed=3).render(0)
+    same = SyntheticSigns(1, image_size=SIZE, seed=3, lookalikes=1.0).render(0)
+    assert np.array_equal(plain.image, same.image)  # a factor of 1 draws the same scene
+    with pytest.raises(ValueError, match="lookalikes must be a factor in 0-5, got -1"):
+        SyntheticSigns(1, lookalikes=-1)
 
 
 @pytest.mark.slow
